@@ -311,7 +311,7 @@ func TestVerifyFromListsEveryProblem(t *testing.T) {
 	check("Missing", mm.Missing, []string{"app/bsky/feed/like.json", "LICENSE-MIT"})
 	check("Extra", mm.Extra, []string{"chat/bsky/extra.json"})
 	check("Differing", mm.Differing, []string{"app/bsky/feed/post.json", "LICENSE-APACHE"})
-	check("Manifest", mm.Manifest, []string{"version is v0.9.0, want v1.0.0"})
+	check("Manifest", mm.Manifest, []string{`version is "v0.9.0", want "v1.0.0"`})
 	msg := err.Error()
 	for _, s := range []string{"like.json", "LICENSE-MIT", "extra.json", "post.json", "LICENSE-APACHE", "v0.9.0"} {
 		if !strings.Contains(msg, s) {

@@ -312,17 +312,21 @@ func manifestProblems(fsys fs.FS, want Manifest) []string {
 		return []string{readProblem(err)}
 	}
 	var probs []string
-	field := func(name string, got, want any) {
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			probs = append(probs, fmt.Sprintf("%s is %v, want %v", name, got, want))
+	field := func(name, got, want string) {
+		if got != want {
+			probs = append(probs, fmt.Sprintf("%s is %q, want %q", name, got, want))
 		}
 	}
 	field("module", got.Module, want.Module)
 	field("version", got.Version, want.Version)
 	field("replace", got.Replace, want.Replace)
-	field("files", got.Files, want.Files)
+	if got.Files != want.Files {
+		probs = append(probs, fmt.Sprintf("files is %d, want %d", got.Files, want.Files))
+	}
 	field("digest", got.Digest, want.Digest)
-	field("notices", got.Notices, want.Notices)
+	if !slices.Equal(got.Notices, want.Notices) {
+		probs = append(probs, fmt.Sprintf("notices are %q, want %q", got.Notices, want.Notices))
+	}
 	if len(probs) == 0 {
 		if wantRaw, err := MarshalManifest(want); err == nil && !bytes.Equal(raw, wantRaw) {
 			probs = append(probs, "not in the form sync writes")
