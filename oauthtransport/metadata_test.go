@@ -138,28 +138,38 @@ func TestMetadataValidation(t *testing.T) {
 	other := newTestKeyset(t, "k1")
 	otherJWKS := other.PublicJWKS()
 	cases := map[string]func(*ClientMetadata){
-		"no atproto scope":        func(m *ClientMetadata) { m.Scope = "transition:generic" },
-		"no code response type":   func(m *ClientMetadata) { m.ResponseTypes = []string{"token"} },
-		"no authorization_code":   func(m *ClientMetadata) { m.GrantTypes = []string{"refresh_token"} },
-		"client_secret_basic":     func(m *ClientMetadata) { m.TokenEndpointAuthMethod = "client_secret_basic" },
-		"RS256":                   func(m *ClientMetadata) { m.TokenEndpointAuthSigningAlg = "RS256" },
-		"key not in jwks":         func(m *ClientMetadata) { m.JWKS = &otherJWKS },
-		"jwks and jwks_uri":       func(m *ClientMetadata) { m.JWKSURI = "https://app.example.com/jwks.json"; j := ks.PublicJWKS(); m.JWKS = &j },
-		"http jwks_uri":           func(m *ClientMetadata) { m.JWKSURI = "http://app.example.com/jwks.json" },
-		"foreign client_uri":      func(m *ClientMetadata) { m.ClientURI = "https://evil.example.com/" },
-		"no redirect":             func(m *ClientMetadata) { m.RedirectURIs = nil },
-		"web loopback redirect":   func(m *ClientMetadata) { m.RedirectURIs = []string{"http://127.0.0.1/cb"} },
-		"bad app type":            func(m *ClientMetadata) { m.ApplicationType = "desktop" },
-		"redirect localhost":      func(m *ClientMetadata) { m.ApplicationType = "native"; m.RedirectURIs = []string{"http://localhost:8080/cb"} },
+		"no atproto scope":      func(m *ClientMetadata) { m.Scope = "transition:generic" },
+		"no code response type": func(m *ClientMetadata) { m.ResponseTypes = []string{"token"} },
+		"no authorization_code": func(m *ClientMetadata) { m.GrantTypes = []string{"refresh_token"} },
+		"client_secret_basic":   func(m *ClientMetadata) { m.TokenEndpointAuthMethod = "client_secret_basic" },
+		"RS256":                 func(m *ClientMetadata) { m.TokenEndpointAuthSigningAlg = "RS256" },
+		"key not in jwks":       func(m *ClientMetadata) { m.JWKS = &otherJWKS },
+		"jwks and jwks_uri": func(m *ClientMetadata) {
+			m.JWKSURI = "https://app.example.com/jwks.json"
+			j := ks.PublicJWKS()
+			m.JWKS = &j
+		},
+		"http jwks_uri":         func(m *ClientMetadata) { m.JWKSURI = "http://app.example.com/jwks.json" },
+		"foreign client_uri":    func(m *ClientMetadata) { m.ClientURI = "https://evil.example.com/" },
+		"no redirect":           func(m *ClientMetadata) { m.RedirectURIs = nil },
+		"web loopback redirect": func(m *ClientMetadata) { m.RedirectURIs = []string{"http://127.0.0.1/cb"} },
+		"bad app type":          func(m *ClientMetadata) { m.ApplicationType = "desktop" },
+		"redirect localhost": func(m *ClientMetadata) {
+			m.ApplicationType = "native"
+			m.RedirectURIs = []string{"http://localhost:8080/cb"}
+		},
 		"redirect http public":    func(m *ClientMetadata) { m.RedirectURIs = []string{"http://app.example.com/cb"} },
 		"redirect https loopback": func(m *ClientMetadata) { m.RedirectURIs = []string{"https://127.0.0.1/cb"} },
 		"redirect single label":   func(m *ClientMetadata) { m.RedirectURIs = []string{"https://intranet/cb"} },
 		"redirect .local":         func(m *ClientMetadata) { m.RedirectURIs = []string{"https://printer.local/cb"} },
 		"redirect fragment":       func(m *ClientMetadata) { m.RedirectURIs = []string{"https://app.example.com/cb#x"} },
 		"scheme without dot":      func(m *ClientMetadata) { m.ApplicationType = "native"; m.RedirectURIs = []string{"myapp:/cb"} },
-		"scheme with //":          func(m *ClientMetadata) { m.ApplicationType = "native"; m.RedirectURIs = []string{"com.example.app://cb"} },
-		"scheme local":            func(m *ClientMetadata) { m.ApplicationType = "native"; m.RedirectURIs = []string{"test.app:/cb"} },
-		"scheme for web":          func(m *ClientMetadata) { m.RedirectURIs = []string{"com.example.app:/cb"} },
+		"scheme with //": func(m *ClientMetadata) {
+			m.ApplicationType = "native"
+			m.RedirectURIs = []string{"com.example.app://cb"}
+		},
+		"scheme local":   func(m *ClientMetadata) { m.ApplicationType = "native"; m.RedirectURIs = []string{"test.app:/cb"} },
+		"scheme for web": func(m *ClientMetadata) { m.RedirectURIs = []string{"com.example.app:/cb"} },
 	}
 	for name, mutate := range cases {
 		m := webMetadata()
