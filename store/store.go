@@ -100,7 +100,34 @@ type Locker interface {
 	// unlock is safe to call more than once and from any goroutine. Once the
 	// ttl has passed, the lock may belong to someone else: calling unlock
 	// then must not release the new holder's lock.
+	//
+	// Within one Locker value, an unlock happens before (in the sense of the
+	// Go memory model) the next Lock of the same key returns, as with
+	// sync.Mutex.
 	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
+}
+
+// LeaseLocker is a [Locker] whose locks are leases that can be renewed, for
+// holders that may need the lock for longer than they first asked. All the
+// built-in Lockers implement it.
+type LeaseLocker interface {
+	Locker
+	// Acquire is like Lock, but returns the lease itself.
+	Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, error)
+}
+
+// Lease is a held lock.
+type Lease interface {
+	// Extend makes the lease expire ttl from now (DefaultLockTTL if ttl is
+	// zero or less). If the lease has already expired or been released, it
+	// returns an error wrapping ErrLockLost: another owner may hold the lock,
+	// and the work it protected must not be committed.
+	Extend(ctx context.Context, ttl time.Duration) error
+	// Release releases the lock. It is safe to call more than once and from
+	// any goroutine, and never releases a lock another owner took after this
+	// lease expired. If the backend cannot be reached, the lock is freed
+	// when its ttl ends.
+	Release()
 }
 
 // LockTimeoutError returns the error a Locker returns when ctx ends while it

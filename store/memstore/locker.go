@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -20,17 +21,22 @@ import (
 // use.
 type Locker struct {
 	mu    sync.Mutex
-	held  map[string]*lease
+	held  map[string]*Lease
 	clock func() time.Time // for tests; nil means time.Now
 }
 
-var _ store.Locker = (*Locker)(nil)
+var (
+	_ store.Locker      = (*Locker)(nil)
+	_ store.LeaseLocker = (*Locker)(nil)
+	_ store.Lease       = (*Lease)(nil)
+)
 
-// lease is one holding of a key. released is closed when the lease ends by
-// unlock, or when a waiter takes over the expired lease.
-type lease struct {
-	expires  time.Time
-	released chan struct{}
+// Lease is one holding of a [Locker] lock.
+type Lease struct {
+	l        *Locker
+	key      string
+	expires  time.Time     // guarded by l.mu
+	released chan struct{} // closed when the lease ends: released, or expired and taken over
 }
 
 // NewLocker returns a Locker. It is equivalent to new(Locker).
@@ -45,7 +51,24 @@ func (l *Locker) now() time.Time {
 
 // Lock implements [store.Locker].
 func (l *Locker) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
-	if err := ctx.Err(); err != nil {
+	lease, err := l.acquire(ctx, key, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return lease.Release, nil
+}
+
+// Acquire implements [store.LeaseLocker].
+func (l *Locker) Acquire(ctx context.Context, key string, ttl time.Duration) (store.Lease, error) {
+	lease, err := l.acquire(ctx, key, ttl)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return lease, nil
+}
+
+func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration) (*Lease, error) {
+	if ctx.Err() != nil {
 		return nil, store.LockTimeoutError(ctx, key)
 	}
 	if ttl <= 0 {
@@ -60,21 +83,21 @@ func (l *Locker) Lock(ctx context.Context, key string, ttl time.Duration) (func(
 	for {
 		l.mu.Lock()
 		if l.held == nil {
-			l.held = make(map[string]*lease)
+			l.held = make(map[string]*Lease)
 		}
 		now := l.now()
 		cur := l.held[key]
 		if cur != nil && !now.Before(cur.expires) {
-			// The holder outlived its ttl: wake everyone waiting on it.
+			// The holder outlived its ttl: its lease ends now.
 			close(cur.released)
 			delete(l.held, key)
 			cur = nil
 		}
 		if cur == nil {
-			mine := &lease{expires: now.Add(ttl), released: make(chan struct{})}
+			mine := &Lease{l: l, key: key, expires: now.Add(ttl), released: make(chan struct{})}
 			l.held[key] = mine
 			l.mu.Unlock()
-			return l.unlocker(key, mine), nil
+			return mine, nil
 		}
 		wait := cur.expires.Sub(now)
 		l.mu.Unlock()
@@ -93,13 +116,32 @@ func (l *Locker) Lock(ctx context.Context, key string, ttl time.Duration) (func(
 	}
 }
 
-func (l *Locker) unlocker(key string, mine *lease) func() {
-	return func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.held[key] == mine { // otherwise already released, or expired and taken over
-			close(mine.released)
-			delete(l.held, key)
-		}
+// Release implements [store.Lease].
+func (s *Lease) Release() {
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[s.key] == s { // otherwise released already, or expired and taken over
+		close(s.released)
+		delete(l.held, s.key)
 	}
+}
+
+// Extend implements [store.Lease].
+func (s *Lease) Extend(ctx context.Context, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: extend lease: %w", err)
+	}
+	if ttl <= 0 {
+		ttl = store.DefaultLockTTL
+	}
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if l.held[s.key] != s || !now.Before(s.expires) {
+		return fmt.Errorf("memstore: extend lease %q: %w", s.key, store.ErrLockLost)
+	}
+	s.expires = now.Add(ttl)
+	return nil
 }

@@ -55,7 +55,7 @@ func TestEvictsExpiredFirst(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
 	s := New(WithMaxEntries(3))
 	s.now = clock.now
-	_ = s.Set(ctx, "old", []byte("1"), 0)            // oldest, never expires
+	_ = s.Set(ctx, "old", []byte("1"), 0)             // oldest, never expires
 	_ = s.Set(ctx, "state", []byte("2"), time.Minute) // expires
 	_ = s.Set(ctx, "new", []byte("3"), 0)
 	clock.advance(2 * time.Minute)

@@ -51,6 +51,13 @@ func RunLocker(t *testing.T, newLocker func(t *testing.T) store.Locker) {
 			tc.fn(t, l)
 		})
 	}
+	t.Run("Lease", func(t *testing.T) {
+		l, ok := newLocker(t).(store.LeaseLocker)
+		if !ok {
+			t.Skip("the Locker does not implement store.LeaseLocker")
+		}
+		testLease(t, l)
+	})
 	t.Run("TwoLockers", func(t *testing.T) {
 		a, b := newLocker(t), newLocker(t)
 		testTwoLockers(t, a, b)
@@ -291,4 +298,88 @@ func testTwoLockers(t *testing.T, a, b store.Locker) {
 	if n := counter.Load(); n != 4*iterations {
 		t.Fatalf("counter = %d, want %d: increments were lost, so the lock did not exclude", n, 4*iterations)
 	}
+}
+
+func mustAcquire(t *testing.T, l store.LeaseLocker, key string, ttl time.Duration) store.Lease {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
+	defer cancel()
+	lease, err := l.Acquire(ctx, key, ttl)
+	if err != nil {
+		t.Fatalf("Acquire(%q): %v", key, err)
+	}
+	if lease == nil {
+		t.Fatalf("Acquire(%q) returned a nil lease", key)
+	}
+	return lease
+}
+
+func testLease(t *testing.T, l store.LeaseLocker) {
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
+	defer cancel()
+
+	// Extending a lease keeps it past its first ttl.
+	lease := mustAcquire(t, l, "k", 2*time.Second)
+	if err := lease.Extend(ctx, held); err != nil {
+		t.Fatalf("Extend of a live lease: %v", err)
+	}
+	wantHeld(t, l, "k")
+	time.Sleep(2500 * time.Millisecond) // past the first ttl
+	wantHeld(t, l, "k")
+	lease.Release()
+	lease.Release()
+	mustAcquire(t, l, "k", held).Release()
+
+	// A released lease cannot be extended.
+	if err := lease.Extend(ctx, held); !errors.Is(err, store.ErrLockLost) {
+		t.Fatalf("Extend of a released lease: %v, want an error wrapping store.ErrLockLost", err)
+	}
+	wantFree(t, l, "k")
+
+	// An expired lease that someone else took cannot be extended, and
+	// releasing it leaves the new holder alone.
+	old := mustAcquire(t, l, "k2", time.Second)
+	next := mustAcquire(t, l, "k2", held) // waits for old to expire
+	if err := old.Extend(ctx, held); !errors.Is(err, store.ErrLockLost) {
+		t.Fatalf("Extend of an expired lease taken over by another owner: %v, want an error wrapping store.ErrLockLost", err)
+	}
+	old.Release()
+	wantHeld(t, l, "k2")
+	if err := next.Extend(ctx, held); err != nil {
+		t.Fatalf("Extend by the current holder: %v", err)
+	}
+	next.Release()
+	wantFree(t, l, "k2")
+
+	// Lock and Acquire exclude each other.
+	unlock := mustLock(t, l, "k3", held)
+	wantHeldAcquire(t, l, "k3")
+	unlock()
+	mustAcquire(t, l, "k3", held).Release()
+}
+
+func wantHeldAcquire(t *testing.T, l store.LeaseLocker, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	lease, err := l.Acquire(ctx, key, held)
+	if err == nil {
+		lease.Release()
+		t.Fatalf("Acquire(%q) succeeded while the lock was held", key)
+	}
+	if !errors.Is(err, store.ErrLockTimeout) {
+		t.Fatalf("Acquire(%q) on a held lock: %v, want an error wrapping store.ErrLockTimeout", key, err)
+	}
+}
+
+// wantFree checks that key is not held: Lock succeeds (within eventually).
+func wantFree(t *testing.T, l store.Locker, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), eventually)
+	defer cancel()
+	unlock, err := l.Lock(ctx, key, held)
+	if err != nil {
+		t.Fatalf("Lock(%q) of a released lock: %v", key, err)
+	}
+	unlock()
 }
