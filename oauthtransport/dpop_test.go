@@ -19,7 +19,7 @@ import (
 // implementation) and returns its header and claims.
 func verifyJWS(t *testing.T, token string, key any) (jose.Header, map[string]any) {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatalf("parse %q: %v", token, err)
 	}

@@ -207,7 +207,7 @@ func (f *fakeNet) checkDPoP(w http.ResponseWriter, r *http.Request, accessToken 
 		}
 		return ""
 	}
-	jws, err := jose.ParseSigned(proof, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(proof, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return fail("invalid_dpop_proof", "unparseable")
 	}
@@ -275,7 +275,7 @@ func (f *fakeNet) checkClientAuth(form url.Values) string {
 	if form.Get("client_assertion_type") != clientAssertionType {
 		return "no client assertion"
 	}
-	jws, err := jose.ParseSigned(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return "bad assertion"
 	}

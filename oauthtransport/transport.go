@@ -1,0 +1,164 @@
+package oauthtransport
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// maxBufferedBody is the largest request body without GetBody that the
+// transport buffers so that it can send it again after a nonce or token
+// retry. Larger bodies are sent once, with no retry.
+const maxBufferedBody = 1 << 20
+
+// Transport is the http.RoundTripper of a [Session], in the spirit of
+// golang.org/x/oauth2's Transport. For every request to the session's PDS
+// it adds "Authorization: DPoP <token>" and a DPoP proof, refreshing the
+// token first when it is about to expire. It retries once when the PDS
+// asks for a new DPoP nonce, and, on 401 invalid_token, refreshes once and
+// retries once. A request to any other origin fails with ErrWrongOrigin:
+// the token is never sent anywhere else. The request is cloned, never
+// modified.
+type Transport struct {
+	s *Session
+	// base sends the requests; the client's network transport when nil.
+	base http.RoundTripper
+}
+
+// Transport returns the session's http.RoundTripper.
+func (s *Session) Transport() *Transport { return &Transport{s: s, base: s.c.base} }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	closeBody := func() {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+	}
+	s, ctx := t.s, req.Context()
+	s.mu.Lock()
+	pds := s.rec.PDS
+	s.mu.Unlock()
+	if req.URL == nil || origin(req.URL) != pds {
+		closeBody()
+		return nil, fmt.Errorf("%w: %s", ErrWrongOrigin, redacted(req.URL))
+	}
+	rec, err := s.current(ctx)
+	if rec == nil {
+		closeBody()
+		return nil, err
+	}
+	if err != nil {
+		s.c.log.WarnContext(ctx, "oauthtransport: using refreshed tokens that were not saved", "did", s.did, "err", err)
+	}
+
+	// Bodies for retries.
+	getBody := req.GetBody
+	replayable := true
+	if req.Body != nil && req.Body != http.NoBody && getBody == nil {
+		buf, err := io.ReadAll(io.LimitReader(req.Body, maxBufferedBody+1))
+		if err != nil {
+			closeBody()
+			return nil, err
+		}
+		if len(buf) <= maxBufferedBody {
+			closeBody()
+			getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+		} else {
+			replayable = false
+			rest := req.Body
+			getBody = func() (io.ReadCloser, error) {
+				return struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(buf), rest), rest}, nil
+			}
+		}
+	}
+	htu, org := normalizeHTU(req.URL), origin(req.URL)
+	send := func(rec *sessionRecord, first bool) (*http.Response, string, error) {
+		r := req.Clone(ctx)
+		if getBody != nil && (!first || req.GetBody == nil) {
+			b, err := getBody()
+			if err != nil {
+				return nil, "", err
+			}
+			r.Body = b
+		}
+		s.mu.Lock()
+		dk := s.dk
+		s.mu.Unlock()
+		nonce := s.c.nonces.get(org)
+		proof, err := dk.proof(req.Method, htu, nonce, rec.AccessToken, s.c.now())
+		if err != nil {
+			if r.Body != nil {
+				_ = r.Body.Close()
+			}
+			return nil, "", err
+		}
+		r.Header.Set("Authorization", "DPoP "+rec.AccessToken)
+		r.Header.Set("DPoP", proof)
+		resp, err := t.base.RoundTrip(r)
+		if err != nil {
+			return nil, "", err
+		}
+		s.c.nonces.set(org, resp.Header.Get("DPoP-Nonce"))
+		return resp, nonce, nil
+	}
+
+	resp, sentNonce, err := send(rec, true)
+	if err != nil {
+		return nil, err
+	}
+	nonceRetried, refreshed := false, false
+	for resp.StatusCode == http.StatusUnauthorized && replayable {
+		code := challengeError(resp.Header, "DPoP")
+		switch {
+		case code == "use_dpop_nonce" && !nonceRetried:
+			newNonce := resp.Header.Get("DPoP-Nonce")
+			if newNonce == "" || newNonce == sentNonce {
+				return resp, nil
+			}
+			nonceRetried = true
+		case code == "invalid_token" && !refreshed:
+			refreshed = true
+			next, rerr := s.refreshFrom(ctx, rec.AccessToken)
+			if next == nil {
+				// The refresh failed: the caller gets the 401 as is.
+				s.c.log.WarnContext(ctx, "oauthtransport: refresh after invalid_token failed", "did", s.did, "err", rerr)
+				return resp, nil
+			}
+			rec = next
+		case code == "invalid_token" && refreshed:
+			// Freshly refreshed tokens rejected too: the session is
+			// unusable.
+			s.c.deleteSession(ctx, s.did, fmt.Errorf("%w: rejected by %s after a refresh", ErrTokenInvalid, pds))
+			return resp, nil
+		default:
+			return resp, nil
+		}
+		drain(resp)
+		if resp, sentNonce, err = send(rec, false); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// drain reads a little of a discarded response so that the connection can
+// be reused, and closes it.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
+
+func redacted(u *url.URL) string {
+	if u == nil {
+		return "<nil URL>"
+	}
+	return u.Redacted()
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
