@@ -2,6 +2,7 @@ package oauthtransport
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,3 +23,5 @@ func routedClient(srv *httptest.Server) *http.Client {
 	c.Transport = tr
 	return c
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
