@@ -184,3 +184,9 @@ func Authority(nsid string) string { return authority(nsid) }
 // "app.bsky" → bsky, "chat.bsky" → chat, "com.atproto" → atproto,
 // "tools.ozone" → ozone, otherwise the authority's second segment.
 func PackageName(auth string) string { return packageName(auth) }
+
+// GoName returns the Go name generated for a definition of a lexicon
+// ("app.bsky.feed.defs", "postView" → FeedDefsPostView); the main
+// definition of a query or procedure names its call ("app.bsky.feed.getTimeline",
+// "main" → FeedGetTimeline).
+func GoName(nsid, def string) string { return defName(nsid, def) }
