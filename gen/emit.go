@@ -1335,6 +1335,61 @@ func (fg *fileGen) emitEndpoint(d *def, name string, params *lexicon.SchemaParam
 	fg.comment(text)
 	fg.f.Func().Id(name).Params(args...).Params(results...).Block(stmts...)
 	fg.f.Line()
+	if !procedure && hasCursor(pfields, outputB) && out.t != nil && out.t.kind == kObject {
+		fg.emitPages(name, id, pfields, out.t)
+	}
+}
+
+// hasCursor reports whether a query is cursor-paginated: an optional
+// string parameter "cursor" and a string "cursor" in its output object.
+func hasCursor(params []*field, out *lexicon.SchemaBody) bool {
+	ok := false
+	for _, f := range params {
+		if f.json == "cursor" && !f.required && f.t.kind == kString && !f.t.named() {
+			ok = true
+		}
+	}
+	if !ok || out == nil || out.Schema == nil {
+		return false
+	}
+	obj, isObj := out.Schema.Inner.(lexicon.SchemaObject)
+	if !isObj {
+		return false
+	}
+	c, has := obj.Properties["cursor"]
+	if !has {
+		return false
+	}
+	_, isStr := c.Inner.(lexicon.SchemaString)
+	return isStr
+}
+
+// emitPages emits an iterator over the pages of a paginated query.
+func (fg *fileGen) emitPages(name, id string, pfields []*field, out *typ) {
+	fn := name + "Pages"
+	fg.declare(fn, id+" pages")
+	args := []jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("c").Add(lexQual("Client"))}
+	call := []jen.Code{jen.Id("ctx"), jen.Id("c")}
+	for _, f := range pfields {
+		if f.required {
+			args = append(args, jen.Id(argName(f.json)).Add(fg.paramType(f)))
+			call = append(call, jen.Id(argName(f.json)))
+		}
+	}
+	args = append(args, jen.Id("params").Op("*").Id(name+"Params"))
+	call = append(call, jen.Op("&").Id("p"))
+	fg.comment(wrap(fmt.Sprintf("%s iterates over the pages of %s, following cursors from params.Cursor until the server returns none. params is not modified. An error ends the iteration.", fn, name)))
+	fg.f.Func().Id(fn).Params(args...).Qual("iter", "Seq2").Types(out.base(), jen.Error()).Block(
+		jen.Var().Id("p").Id(name+"Params"),
+		jen.If(jen.Id("params").Op("!=").Nil()).Block(jen.Id("p").Op("=").Op("*").Id("params")),
+		jen.Return(lexQual("Pages").Call(jen.Id("p").Dot("Cursor"), jen.Func().Params(jen.Id("cursor").String()).Params(out.base(), jen.String(), jen.Error()).Block(
+			jen.Id("p").Dot("Cursor").Op("=").Id("cursor"),
+			jen.List(jen.Id("out"), jen.Err()).Op(":=").Id(name).Call(call...),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Lit(""), jen.Err())),
+			jen.Return(jen.Id("out"), jen.Id("out").Dot("GetCursor").Call(), jen.Nil()),
+		))),
+	)
+	fg.f.Line()
 }
 
 // emitErrors emits the declared errors of an endpoint and returns the name

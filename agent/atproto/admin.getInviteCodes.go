@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -167,4 +168,22 @@ func AdminGetInviteCodes(ctx context.Context, c lex.Client, params *AdminGetInvi
 		return nil, err
 	}
 	return out, nil
+}
+
+// AdminGetInviteCodesPages iterates over the pages of AdminGetInviteCodes, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func AdminGetInviteCodesPages(ctx context.Context, c lex.Client, params *AdminGetInviteCodesParams) iter.Seq2[*AdminGetInviteCodesOutput, error] {
+	var p AdminGetInviteCodesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*AdminGetInviteCodesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := AdminGetInviteCodes(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,4 +155,22 @@ func AdminSearchAccounts(ctx context.Context, c lex.Client, params *AdminSearchA
 		return nil, err
 	}
 	return out, nil
+}
+
+// AdminSearchAccountsPages iterates over the pages of AdminSearchAccounts, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func AdminSearchAccountsPages(ctx context.Context, c lex.Client, params *AdminSearchAccountsParams) iter.Seq2[*AdminSearchAccountsOutput, error] {
+	var p AdminSearchAccountsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*AdminSearchAccountsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := AdminSearchAccounts(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -159,4 +160,22 @@ func LabelQueryLabels(ctx context.Context, c lex.Client, uriPatterns []string, p
 		return nil, err
 	}
 	return out, nil
+}
+
+// LabelQueryLabelsPages iterates over the pages of LabelQueryLabels, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func LabelQueryLabelsPages(ctx context.Context, c lex.Client, uriPatterns []string, params *LabelQueryLabelsParams) iter.Seq2[*LabelQueryLabelsOutput, error] {
+	var p LabelQueryLabelsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*LabelQueryLabelsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := LabelQueryLabels(ctx, c, uriPatterns, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

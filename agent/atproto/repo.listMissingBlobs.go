@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -152,6 +153,24 @@ func RepoListMissingBlobs(ctx context.Context, c lex.Client, params *RepoListMis
 		return nil, err
 	}
 	return out, nil
+}
+
+// RepoListMissingBlobsPages iterates over the pages of RepoListMissingBlobs, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func RepoListMissingBlobsPages(ctx context.Context, c lex.Client, params *RepoListMissingBlobsParams) iter.Seq2[*RepoListMissingBlobsOutput, error] {
+	var p RepoListMissingBlobsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*RepoListMissingBlobsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := RepoListMissingBlobs(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // RepoListMissingBlobsRecordBlob is the object com.atproto.repo.listMissingBlobs#recordBlob.

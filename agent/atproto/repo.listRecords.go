@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -157,6 +158,24 @@ func RepoListRecords(ctx context.Context, c lex.Client, repo string, collection 
 		return nil, err
 	}
 	return out, nil
+}
+
+// RepoListRecordsPages iterates over the pages of RepoListRecords, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func RepoListRecordsPages(ctx context.Context, c lex.Client, repo string, collection string, params *RepoListRecordsParams) iter.Seq2[*RepoListRecordsOutput, error] {
+	var p RepoListRecordsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*RepoListRecordsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := RepoListRecords(ctx, c, repo, collection, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // RepoListRecordsRecord is the object com.atproto.repo.listRecords#record.

@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -188,4 +189,22 @@ func SyncListBlobs(ctx context.Context, c lex.Client, did string, params *SyncLi
 		return nil, err
 	}
 	return out, nil
+}
+
+// SyncListBlobsPages iterates over the pages of SyncListBlobs, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func SyncListBlobsPages(ctx context.Context, c lex.Client, did string, params *SyncListBlobsParams) iter.Seq2[*SyncListBlobsOutput, error] {
+	var p SyncListBlobsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SyncListBlobsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SyncListBlobs(ctx, c, did, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

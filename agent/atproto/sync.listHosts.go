@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,6 +152,24 @@ func SyncListHosts(ctx context.Context, c lex.Client, params *SyncListHostsParam
 		return nil, err
 	}
 	return out, nil
+}
+
+// SyncListHostsPages iterates over the pages of SyncListHosts, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func SyncListHostsPages(ctx context.Context, c lex.Client, params *SyncListHostsParams) iter.Seq2[*SyncListHostsOutput, error] {
+	var p SyncListHostsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SyncListHostsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SyncListHosts(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // SyncListHostsHost is the object com.atproto.sync.listHosts#host.

@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -150,6 +151,24 @@ func SyncListRepos(ctx context.Context, c lex.Client, params *SyncListReposParam
 		return nil, err
 	}
 	return out, nil
+}
+
+// SyncListReposPages iterates over the pages of SyncListRepos, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func SyncListReposPages(ctx context.Context, c lex.Client, params *SyncListReposParams) iter.Seq2[*SyncListReposOutput, error] {
+	var p SyncListReposParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SyncListReposOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SyncListRepos(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // SyncListReposRepo_Status is a string defined at

@@ -6,6 +6,7 @@ package atproto
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,6 +155,24 @@ func SyncListReposByCollection(ctx context.Context, c lex.Client, collection str
 		return nil, err
 	}
 	return out, nil
+}
+
+// SyncListReposByCollectionPages iterates over the pages of SyncListReposByCollection,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func SyncListReposByCollectionPages(ctx context.Context, c lex.Client, collection string, params *SyncListReposByCollectionParams) iter.Seq2[*SyncListReposByCollectionOutput, error] {
+	var p SyncListReposByCollectionParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SyncListReposByCollectionOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SyncListReposByCollection(ctx, c, collection, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // SyncListReposByCollectionRepo is the object com.atproto.sync.listReposByCollection#repo.

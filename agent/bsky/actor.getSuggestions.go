@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -188,4 +189,22 @@ func ActorGetSuggestions(ctx context.Context, c lex.Client, params *ActorGetSugg
 		return nil, err
 	}
 	return out, nil
+}
+
+// ActorGetSuggestionsPages iterates over the pages of ActorGetSuggestions, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func ActorGetSuggestionsPages(ctx context.Context, c lex.Client, params *ActorGetSuggestionsParams) iter.Seq2[*ActorGetSuggestionsOutput, error] {
+	var p ActorGetSuggestionsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ActorGetSuggestionsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ActorGetSuggestions(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

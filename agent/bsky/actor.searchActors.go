@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -160,4 +161,22 @@ func ActorSearchActors(ctx context.Context, c lex.Client, params *ActorSearchAct
 		return nil, err
 	}
 	return out, nil
+}
+
+// ActorSearchActorsPages iterates over the pages of ActorSearchActors, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func ActorSearchActorsPages(ctx context.Context, c lex.Client, params *ActorSearchActorsParams) iter.Seq2[*ActorSearchActorsOutput, error] {
+	var p ActorSearchActorsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ActorSearchActorsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ActorSearchActors(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -150,4 +151,22 @@ func BookmarkGetBookmarks(ctx context.Context, c lex.Client, params *BookmarkGet
 		return nil, err
 	}
 	return out, nil
+}
+
+// BookmarkGetBookmarksPages iterates over the pages of BookmarkGetBookmarks, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func BookmarkGetBookmarksPages(ctx context.Context, c lex.Client, params *BookmarkGetBookmarksParams) iter.Seq2[*BookmarkGetBookmarksOutput, error] {
+	var p BookmarkGetBookmarksParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*BookmarkGetBookmarksOutput, string, error) {
+		p.Cursor = cursor
+		out, err := BookmarkGetBookmarks(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

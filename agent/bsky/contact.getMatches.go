@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -184,4 +185,22 @@ func ContactGetMatches(ctx context.Context, c lex.Client, params *ContactGetMatc
 		return nil, err
 	}
 	return out, nil
+}
+
+// ContactGetMatchesPages iterates over the pages of ContactGetMatches, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func ContactGetMatchesPages(ctx context.Context, c lex.Client, params *ContactGetMatchesParams) iter.Seq2[*ContactGetMatchesOutput, error] {
+	var p ContactGetMatchesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ContactGetMatchesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ContactGetMatches(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,4 +150,22 @@ func DraftGetDrafts(ctx context.Context, c lex.Client, params *DraftGetDraftsPar
 		return nil, err
 	}
 	return out, nil
+}
+
+// DraftGetDraftsPages iterates over the pages of DraftGetDrafts, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func DraftGetDraftsPages(ctx context.Context, c lex.Client, params *DraftGetDraftsParams) iter.Seq2[*DraftGetDraftsOutput, error] {
+	var p DraftGetDraftsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*DraftGetDraftsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := DraftGetDrafts(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,4 +152,22 @@ func FeedGetActorFeeds(ctx context.Context, c lex.Client, actor string, params *
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetActorFeedsPages iterates over the pages of FeedGetActorFeeds, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func FeedGetActorFeedsPages(ctx context.Context, c lex.Client, actor string, params *FeedGetActorFeedsParams) iter.Seq2[*FeedGetActorFeedsOutput, error] {
+	var p FeedGetActorFeedsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetActorFeedsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetActorFeeds(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -171,4 +172,22 @@ func FeedGetActorLikes(ctx context.Context, c lex.Client, actor string, params *
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetActorLikesPages iterates over the pages of FeedGetActorLikes, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func FeedGetActorLikesPages(ctx context.Context, c lex.Client, actor string, params *FeedGetActorLikesParams) iter.Seq2[*FeedGetActorLikesOutput, error] {
+	var p FeedGetActorLikesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetActorLikesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetActorLikes(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -200,4 +201,22 @@ func FeedGetAuthorFeed(ctx context.Context, c lex.Client, actor string, params *
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetAuthorFeedPages iterates over the pages of FeedGetAuthorFeed, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func FeedGetAuthorFeedPages(ctx context.Context, c lex.Client, actor string, params *FeedGetAuthorFeedParams) iter.Seq2[*FeedGetAuthorFeedOutput, error] {
+	var p FeedGetAuthorFeedParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetAuthorFeedOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetAuthorFeed(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

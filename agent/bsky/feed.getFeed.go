@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -163,4 +164,22 @@ func FeedGetFeed(ctx context.Context, c lex.Client, feed string, params *FeedGet
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetFeedPages iterates over the pages of FeedGetFeed, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedGetFeedPages(ctx context.Context, c lex.Client, feed string, params *FeedGetFeedParams) iter.Seq2[*FeedGetFeedOutput, error] {
+	var p FeedGetFeedParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetFeedOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetFeed(ctx, c, feed, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -184,4 +185,22 @@ func FeedGetFeedSkeleton(ctx context.Context, c lex.Client, feed string, params 
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetFeedSkeletonPages iterates over the pages of FeedGetFeedSkeleton, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func FeedGetFeedSkeletonPages(ctx context.Context, c lex.Client, feed string, params *FeedGetFeedSkeletonParams) iter.Seq2[*FeedGetFeedSkeletonOutput, error] {
+	var p FeedGetFeedSkeletonParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetFeedSkeletonOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetFeedSkeleton(ctx, c, feed, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

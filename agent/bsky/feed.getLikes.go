@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -190,6 +191,24 @@ func FeedGetLikes(ctx context.Context, c lex.Client, uri string, params *FeedGet
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetLikesPages iterates over the pages of FeedGetLikes, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedGetLikesPages(ctx context.Context, c lex.Client, uri string, params *FeedGetLikesParams) iter.Seq2[*FeedGetLikesOutput, error] {
+	var p FeedGetLikesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetLikesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetLikes(ctx, c, uri, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // FeedGetLikesLike is the object app.bsky.feed.getLikes#like.

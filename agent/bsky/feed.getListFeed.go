@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -164,4 +165,22 @@ func FeedGetListFeed(ctx context.Context, c lex.Client, list string, params *Fee
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetListFeedPages iterates over the pages of FeedGetListFeed, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedGetListFeedPages(ctx context.Context, c lex.Client, list string, params *FeedGetListFeedParams) iter.Seq2[*FeedGetListFeedOutput, error] {
+	var p FeedGetListFeedParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetListFeedOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetListFeed(ctx, c, list, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -191,4 +192,22 @@ func FeedGetQuotes(ctx context.Context, c lex.Client, uri string, params *FeedGe
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetQuotesPages iterates over the pages of FeedGetQuotes, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedGetQuotesPages(ctx context.Context, c lex.Client, uri string, params *FeedGetQuotesParams) iter.Seq2[*FeedGetQuotesOutput, error] {
+	var p FeedGetQuotesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetQuotesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetQuotes(ctx, c, uri, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -191,4 +192,22 @@ func FeedGetRepostedBy(ctx context.Context, c lex.Client, uri string, params *Fe
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetRepostedByPages iterates over the pages of FeedGetRepostedBy, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func FeedGetRepostedByPages(ctx context.Context, c lex.Client, uri string, params *FeedGetRepostedByParams) iter.Seq2[*FeedGetRepostedByOutput, error] {
+	var p FeedGetRepostedByParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetRepostedByOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetRepostedBy(ctx, c, uri, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

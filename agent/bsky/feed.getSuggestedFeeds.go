@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,4 +152,22 @@ func FeedGetSuggestedFeeds(ctx context.Context, c lex.Client, params *FeedGetSug
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetSuggestedFeedsPages iterates over the pages of FeedGetSuggestedFeeds, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func FeedGetSuggestedFeedsPages(ctx context.Context, c lex.Client, params *FeedGetSuggestedFeedsParams) iter.Seq2[*FeedGetSuggestedFeedsOutput, error] {
+	var p FeedGetSuggestedFeedsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetSuggestedFeedsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetSuggestedFeeds(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

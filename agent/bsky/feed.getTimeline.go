@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,4 +157,22 @@ func FeedGetTimeline(ctx context.Context, c lex.Client, params *FeedGetTimelineP
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedGetTimelinePages iterates over the pages of FeedGetTimeline, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedGetTimelinePages(ctx context.Context, c lex.Client, params *FeedGetTimelineParams) iter.Seq2[*FeedGetTimelineOutput, error] {
+	var p FeedGetTimelineParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedGetTimelineOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedGetTimeline(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

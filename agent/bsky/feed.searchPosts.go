@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -254,4 +255,22 @@ func FeedSearchPosts(ctx context.Context, c lex.Client, qArg string, params *Fee
 		return nil, err
 	}
 	return out, nil
+}
+
+// FeedSearchPostsPages iterates over the pages of FeedSearchPosts, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func FeedSearchPostsPages(ctx context.Context, c lex.Client, qArg string, params *FeedSearchPostsParams) iter.Seq2[*FeedSearchPostsOutput, error] {
+	var p FeedSearchPostsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*FeedSearchPostsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := FeedSearchPosts(ctx, c, qArg, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

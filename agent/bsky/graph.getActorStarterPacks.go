@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,4 +154,22 @@ func GraphGetActorStarterPacks(ctx context.Context, c lex.Client, actor string, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetActorStarterPacksPages iterates over the pages of GraphGetActorStarterPacks,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func GraphGetActorStarterPacksPages(ctx context.Context, c lex.Client, actor string, params *GraphGetActorStarterPacksParams) iter.Seq2[*GraphGetActorStarterPacksOutput, error] {
+	var p GraphGetActorStarterPacksParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetActorStarterPacksOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetActorStarterPacks(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

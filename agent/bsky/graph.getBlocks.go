@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,4 +150,22 @@ func GraphGetBlocks(ctx context.Context, c lex.Client, params *GraphGetBlocksPar
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetBlocksPages iterates over the pages of GraphGetBlocks, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func GraphGetBlocksPages(ctx context.Context, c lex.Client, params *GraphGetBlocksParams) iter.Seq2[*GraphGetBlocksOutput, error] {
+	var p GraphGetBlocksParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetBlocksOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetBlocks(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

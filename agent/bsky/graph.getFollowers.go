@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -171,4 +172,22 @@ func GraphGetFollowers(ctx context.Context, c lex.Client, actor string, params *
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetFollowersPages iterates over the pages of GraphGetFollowers, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func GraphGetFollowersPages(ctx context.Context, c lex.Client, actor string, params *GraphGetFollowersParams) iter.Seq2[*GraphGetFollowersOutput, error] {
+	var p GraphGetFollowersParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetFollowersOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetFollowers(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -171,4 +172,22 @@ func GraphGetFollows(ctx context.Context, c lex.Client, actor string, params *Gr
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetFollowsPages iterates over the pages of GraphGetFollows, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func GraphGetFollowsPages(ctx context.Context, c lex.Client, actor string, params *GraphGetFollowsParams) iter.Seq2[*GraphGetFollowsOutput, error] {
+	var p GraphGetFollowsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetFollowsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetFollows(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -173,4 +174,22 @@ func GraphGetKnownFollowers(ctx context.Context, c lex.Client, actor string, par
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetKnownFollowersPages iterates over the pages of GraphGetKnownFollowers, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func GraphGetKnownFollowersPages(ctx context.Context, c lex.Client, actor string, params *GraphGetKnownFollowersParams) iter.Seq2[*GraphGetKnownFollowersOutput, error] {
+	var p GraphGetKnownFollowersParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetKnownFollowersOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetKnownFollowers(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

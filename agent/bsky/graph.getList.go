@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -171,4 +172,22 @@ func GraphGetList(ctx context.Context, c lex.Client, list string, params *GraphG
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetListPages iterates over the pages of GraphGetList, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func GraphGetListPages(ctx context.Context, c lex.Client, list string, params *GraphGetListParams) iter.Seq2[*GraphGetListOutput, error] {
+	var p GraphGetListParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetListOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetList(ctx, c, list, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

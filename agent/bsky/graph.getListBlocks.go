@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,4 +150,22 @@ func GraphGetListBlocks(ctx context.Context, c lex.Client, params *GraphGetListB
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetListBlocksPages iterates over the pages of GraphGetListBlocks, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func GraphGetListBlocksPages(ctx context.Context, c lex.Client, params *GraphGetListBlocksParams) iter.Seq2[*GraphGetListBlocksOutput, error] {
+	var p GraphGetListBlocksParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetListBlocksOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetListBlocks(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

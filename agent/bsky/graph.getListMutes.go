@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,4 +150,22 @@ func GraphGetListMutes(ctx context.Context, c lex.Client, params *GraphGetListMu
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetListMutesPages iterates over the pages of GraphGetListMutes, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func GraphGetListMutesPages(ctx context.Context, c lex.Client, params *GraphGetListMutesParams) iter.Seq2[*GraphGetListMutesOutput, error] {
+	var p GraphGetListMutesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetListMutesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetListMutes(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,4 +169,22 @@ func GraphGetLists(ctx context.Context, c lex.Client, actor string, params *Grap
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetListsPages iterates over the pages of GraphGetLists, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func GraphGetListsPages(ctx context.Context, c lex.Client, actor string, params *GraphGetListsParams) iter.Seq2[*GraphGetListsOutput, error] {
+	var p GraphGetListsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetListsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetLists(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -172,6 +173,24 @@ func GraphGetListsWithMembership(ctx context.Context, c lex.Client, actor string
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetListsWithMembershipPages iterates over the pages of GraphGetListsWithMembership,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func GraphGetListsWithMembershipPages(ctx context.Context, c lex.Client, actor string, params *GraphGetListsWithMembershipParams) iter.Seq2[*GraphGetListsWithMembershipOutput, error] {
+	var p GraphGetListsWithMembershipParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetListsWithMembershipOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetListsWithMembership(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // GraphGetListsWithMembershipListWithMembership is the object

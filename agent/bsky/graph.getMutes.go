@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,4 +150,22 @@ func GraphGetMutes(ctx context.Context, c lex.Client, params *GraphGetMutesParam
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetMutesPages iterates over the pages of GraphGetMutes, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func GraphGetMutesPages(ctx context.Context, c lex.Client, params *GraphGetMutesParams) iter.Seq2[*GraphGetMutesOutput, error] {
+	var p GraphGetMutesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetMutesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetMutes(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

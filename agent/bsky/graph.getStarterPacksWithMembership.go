@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -155,6 +156,24 @@ func GraphGetStarterPacksWithMembership(ctx context.Context, c lex.Client, actor
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphGetStarterPacksWithMembershipPages iterates over the pages of
+// GraphGetStarterPacksWithMembership, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func GraphGetStarterPacksWithMembershipPages(ctx context.Context, c lex.Client, actor string, params *GraphGetStarterPacksWithMembershipParams) iter.Seq2[*GraphGetStarterPacksWithMembershipOutput, error] {
+	var p GraphGetStarterPacksWithMembershipParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphGetStarterPacksWithMembershipOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphGetStarterPacksWithMembership(ctx, c, actor, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // GraphGetStarterPacksWithMembershipStarterPackWithMembership is the object

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,4 +154,22 @@ func GraphSearchStarterPacks(ctx context.Context, c lex.Client, qArg string, par
 		return nil, err
 	}
 	return out, nil
+}
+
+// GraphSearchStarterPacksPages iterates over the pages of GraphSearchStarterPacks, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func GraphSearchStarterPacksPages(ctx context.Context, c lex.Client, qArg string, params *GraphSearchStarterPacksParams) iter.Seq2[*GraphSearchStarterPacksOutput, error] {
+	var p GraphSearchStarterPacksParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GraphSearchStarterPacksOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GraphSearchStarterPacks(ctx, c, qArg, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,4 +154,22 @@ func NotificationListActivitySubscriptions(ctx context.Context, c lex.Client, pa
 		return nil, err
 	}
 	return out, nil
+}
+
+// NotificationListActivitySubscriptionsPages iterates over the pages of
+// NotificationListActivitySubscriptions, following cursors from params.Cursor until the
+// server returns none. params is not modified. An error ends the iteration.
+func NotificationListActivitySubscriptionsPages(ctx context.Context, c lex.Client, params *NotificationListActivitySubscriptionsParams) iter.Seq2[*NotificationListActivitySubscriptionsOutput, error] {
+	var p NotificationListActivitySubscriptionsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*NotificationListActivitySubscriptionsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := NotificationListActivitySubscriptions(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

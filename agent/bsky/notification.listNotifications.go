@@ -7,6 +7,7 @@ import (
 	"context"
 	atproto "github.com/atpgo/atp/agent/atproto"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -201,6 +202,24 @@ func NotificationListNotifications(ctx context.Context, c lex.Client, params *No
 		return nil, err
 	}
 	return out, nil
+}
+
+// NotificationListNotificationsPages iterates over the pages of
+// NotificationListNotifications, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func NotificationListNotificationsPages(ctx context.Context, c lex.Client, params *NotificationListNotificationsParams) iter.Seq2[*NotificationListNotificationsOutput, error] {
+	var p NotificationListNotificationsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*NotificationListNotificationsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := NotificationListNotifications(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // NotificationListNotificationsNotification_Reason is a string defined at

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,4 +157,22 @@ func UnspeccedGetPopularFeedGenerators(ctx context.Context, c lex.Client, params
 		return nil, err
 	}
 	return out, nil
+}
+
+// UnspeccedGetPopularFeedGeneratorsPages iterates over the pages of
+// UnspeccedGetPopularFeedGenerators, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func UnspeccedGetPopularFeedGeneratorsPages(ctx context.Context, c lex.Client, params *UnspeccedGetPopularFeedGeneratorsParams) iter.Seq2[*UnspeccedGetPopularFeedGeneratorsOutput, error] {
+	var p UnspeccedGetPopularFeedGeneratorsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*UnspeccedGetPopularFeedGeneratorsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := UnspeccedGetPopularFeedGenerators(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -221,4 +222,22 @@ func UnspeccedGetSuggestionsSkeleton(ctx context.Context, c lex.Client, params *
 		return nil, err
 	}
 	return out, nil
+}
+
+// UnspeccedGetSuggestionsSkeletonPages iterates over the pages of
+// UnspeccedGetSuggestionsSkeleton, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func UnspeccedGetSuggestionsSkeletonPages(ctx context.Context, c lex.Client, params *UnspeccedGetSuggestionsSkeletonParams) iter.Seq2[*UnspeccedGetSuggestionsSkeletonOutput, error] {
+	var p UnspeccedGetSuggestionsSkeletonParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*UnspeccedGetSuggestionsSkeletonOutput, string, error) {
+		p.Cursor = cursor
+		out, err := UnspeccedGetSuggestionsSkeleton(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

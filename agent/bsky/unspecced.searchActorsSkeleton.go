@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -198,4 +199,22 @@ func UnspeccedSearchActorsSkeleton(ctx context.Context, c lex.Client, qArg strin
 		return nil, err
 	}
 	return out, nil
+}
+
+// UnspeccedSearchActorsSkeletonPages iterates over the pages of
+// UnspeccedSearchActorsSkeleton, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func UnspeccedSearchActorsSkeletonPages(ctx context.Context, c lex.Client, qArg string, params *UnspeccedSearchActorsSkeletonParams) iter.Seq2[*UnspeccedSearchActorsSkeletonOutput, error] {
+	var p UnspeccedSearchActorsSkeletonParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*UnspeccedSearchActorsSkeletonOutput, string, error) {
+		p.Cursor = cursor
+		out, err := UnspeccedSearchActorsSkeleton(ctx, c, qArg, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

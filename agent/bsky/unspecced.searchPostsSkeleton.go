@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -261,4 +262,22 @@ func UnspeccedSearchPostsSkeleton(ctx context.Context, c lex.Client, qArg string
 		return nil, err
 	}
 	return out, nil
+}
+
+// UnspeccedSearchPostsSkeletonPages iterates over the pages of UnspeccedSearchPostsSkeleton,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func UnspeccedSearchPostsSkeletonPages(ctx context.Context, c lex.Client, qArg string, params *UnspeccedSearchPostsSkeletonParams) iter.Seq2[*UnspeccedSearchPostsSkeletonOutput, error] {
+	var p UnspeccedSearchPostsSkeletonParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*UnspeccedSearchPostsSkeletonOutput, string, error) {
+		p.Cursor = cursor
+		out, err := UnspeccedSearchPostsSkeleton(ctx, c, qArg, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package bsky
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -194,4 +195,22 @@ func UnspeccedSearchStarterPacksSkeleton(ctx context.Context, c lex.Client, qArg
 		return nil, err
 	}
 	return out, nil
+}
+
+// UnspeccedSearchStarterPacksSkeletonPages iterates over the pages of
+// UnspeccedSearchStarterPacksSkeleton, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func UnspeccedSearchStarterPacksSkeletonPages(ctx context.Context, c lex.Client, qArg string, params *UnspeccedSearchStarterPacksSkeletonParams) iter.Seq2[*UnspeccedSearchStarterPacksSkeletonOutput, error] {
+	var p UnspeccedSearchStarterPacksSkeletonParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*UnspeccedSearchStarterPacksSkeletonOutput, string, error) {
+		p.Cursor = cursor
+		out, err := UnspeccedSearchStarterPacksSkeleton(ctx, c, qArg, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -165,4 +166,22 @@ func ConvoGetConvoMembers(ctx context.Context, c lex.Client, convoId string, par
 		return nil, err
 	}
 	return out, nil
+}
+
+// ConvoGetConvoMembersPages iterates over the pages of ConvoGetConvoMembers, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ConvoGetConvoMembersPages(ctx context.Context, c lex.Client, convoId string, params *ConvoGetConvoMembersParams) iter.Seq2[*ConvoGetConvoMembersOutput, error] {
+	var p ConvoGetConvoMembersParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ConvoGetConvoMembersOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ConvoGetConvoMembers(ctx, c, convoId, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

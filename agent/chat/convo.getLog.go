@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 )
@@ -229,4 +230,22 @@ func ConvoGetLog(ctx context.Context, c lex.Client, params *ConvoGetLogParams) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// ConvoGetLogPages iterates over the pages of ConvoGetLog, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func ConvoGetLogPages(ctx context.Context, c lex.Client, params *ConvoGetLogParams) iter.Seq2[*ConvoGetLogOutput, error] {
+	var p ConvoGetLogParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ConvoGetLogOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ConvoGetLog(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -218,4 +219,22 @@ func ConvoGetMessages(ctx context.Context, c lex.Client, convoId string, params 
 		return nil, err
 	}
 	return out, nil
+}
+
+// ConvoGetMessagesPages iterates over the pages of ConvoGetMessages, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func ConvoGetMessagesPages(ctx context.Context, c lex.Client, convoId string, params *ConvoGetMessagesParams) iter.Seq2[*ConvoGetMessagesOutput, error] {
+	var p ConvoGetMessagesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ConvoGetMessagesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ConvoGetMessages(ctx, c, convoId, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -174,4 +175,22 @@ func ConvoListConvoRequests(ctx context.Context, c lex.Client, params *ConvoList
 		return nil, err
 	}
 	return out, nil
+}
+
+// ConvoListConvoRequestsPages iterates over the pages of ConvoListConvoRequests, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ConvoListConvoRequestsPages(ctx context.Context, c lex.Client, params *ConvoListConvoRequestsParams) iter.Seq2[*ConvoListConvoRequestsOutput, error] {
+	var p ConvoListConvoRequestsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ConvoListConvoRequestsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ConvoListConvoRequests(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

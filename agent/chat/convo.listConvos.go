@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -223,4 +224,22 @@ func ConvoListConvos(ctx context.Context, c lex.Client, params *ConvoListConvosP
 		return nil, err
 	}
 	return out, nil
+}
+
+// ConvoListConvosPages iterates over the pages of ConvoListConvos, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func ConvoListConvosPages(ctx context.Context, c lex.Client, params *ConvoListConvosParams) iter.Seq2[*ConvoListConvosOutput, error] {
+	var p ConvoListConvosParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ConvoListConvosOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ConvoListConvos(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -175,4 +176,22 @@ func GroupListJoinRequests(ctx context.Context, c lex.Client, convoId string, pa
 		return nil, err
 	}
 	return out, nil
+}
+
+// GroupListJoinRequestsPages iterates over the pages of GroupListJoinRequests, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func GroupListJoinRequestsPages(ctx context.Context, c lex.Client, convoId string, params *GroupListJoinRequestsParams) iter.Seq2[*GroupListJoinRequestsOutput, error] {
+	var p GroupListJoinRequestsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GroupListJoinRequestsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GroupListJoinRequests(ctx, c, convoId, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -155,4 +156,22 @@ func GroupListMutualGroups(ctx context.Context, c lex.Client, subject string, pa
 		return nil, err
 	}
 	return out, nil
+}
+
+// GroupListMutualGroupsPages iterates over the pages of GroupListMutualGroups, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func GroupListMutualGroupsPages(ctx context.Context, c lex.Client, subject string, params *GroupListMutualGroupsParams) iter.Seq2[*GroupListMutualGroupsOutput, error] {
+	var p GroupListMutualGroupsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*GroupListMutualGroupsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := GroupListMutualGroups(ctx, c, subject, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,4 +169,22 @@ func ModerationGetConvoMembers(ctx context.Context, c lex.Client, convoId string
 		return nil, err
 	}
 	return out, nil
+}
+
+// ModerationGetConvoMembersPages iterates over the pages of ModerationGetConvoMembers,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func ModerationGetConvoMembersPages(ctx context.Context, c lex.Client, convoId string, params *ModerationGetConvoMembersParams) iter.Seq2[*ModerationGetConvoMembersOutput, error] {
+	var p ModerationGetConvoMembersParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ModerationGetConvoMembersOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ModerationGetConvoMembers(ctx, c, convoId, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"net/url"
@@ -279,3 +280,25 @@ type EncodeFunc func(e *Encoder)
 
 // EncodeLex calls f(e).
 func (f EncodeFunc) EncodeLex(e *Encoder, _ bool) { f(e) }
+
+// Pages iterates over the pages of a cursor-paginated query: it calls
+// fetch with cursor (the first page's, usually "") and then with each
+// page's next cursor, until a page has no cursor, repeats the previous one,
+// or fetch fails (the error is yielded once, last). Stop early by breaking
+// out of the loop. Generated packages wrap it as FooPages functions.
+func Pages[P any](cursor string, fetch func(cursor string) (P, string, error)) iter.Seq2[P, error] {
+	return func(yield func(P, error) bool) {
+		for {
+			page, next, err := fetch(cursor)
+			if err != nil {
+				var zero P
+				yield(zero, err)
+				return
+			}
+			if !yield(page, nil) || next == "" || next == cursor {
+				return
+			}
+			cursor = next
+		}
+	}
+}

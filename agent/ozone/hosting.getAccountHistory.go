@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -175,6 +176,24 @@ func HostingGetAccountHistory(ctx context.Context, c lex.Client, did string, par
 		return nil, err
 	}
 	return out, nil
+}
+
+// HostingGetAccountHistoryPages iterates over the pages of HostingGetAccountHistory,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func HostingGetAccountHistoryPages(ctx context.Context, c lex.Client, did string, params *HostingGetAccountHistoryParams) iter.Seq2[*HostingGetAccountHistoryOutput, error] {
+	var p HostingGetAccountHistoryParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*HostingGetAccountHistoryOutput, string, error) {
+		p.Cursor = cursor
+		out, err := HostingGetAccountHistory(ctx, c, did, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // HostingGetAccountHistoryEvent_Details is the open union

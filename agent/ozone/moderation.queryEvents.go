@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -313,4 +314,22 @@ func ModerationQueryEvents(ctx context.Context, c lex.Client, params *Moderation
 		return nil, err
 	}
 	return out, nil
+}
+
+// ModerationQueryEventsPages iterates over the pages of ModerationQueryEvents, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ModerationQueryEventsPages(ctx context.Context, c lex.Client, params *ModerationQueryEventsParams) iter.Seq2[*ModerationQueryEventsOutput, error] {
+	var p ModerationQueryEventsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ModerationQueryEventsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ModerationQueryEvents(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -416,4 +417,22 @@ func ModerationQueryStatuses(ctx context.Context, c lex.Client, params *Moderati
 		return nil, err
 	}
 	return out, nil
+}
+
+// ModerationQueryStatusesPages iterates over the pages of ModerationQueryStatuses, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ModerationQueryStatusesPages(ctx context.Context, c lex.Client, params *ModerationQueryStatusesParams) iter.Seq2[*ModerationQueryStatusesOutput, error] {
+	var p ModerationQueryStatusesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ModerationQueryStatusesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ModerationQueryStatuses(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -160,4 +161,22 @@ func ModerationSearchRepos(ctx context.Context, c lex.Client, params *Moderation
 		return nil, err
 	}
 	return out, nil
+}
+
+// ModerationSearchReposPages iterates over the pages of ModerationSearchRepos, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ModerationSearchReposPages(ctx context.Context, c lex.Client, params *ModerationSearchReposParams) iter.Seq2[*ModerationSearchReposOutput, error] {
+	var p ModerationSearchReposParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ModerationSearchReposOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ModerationSearchRepos(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

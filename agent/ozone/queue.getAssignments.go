@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -165,4 +166,22 @@ func QueueGetAssignments(ctx context.Context, c lex.Client, params *QueueGetAssi
 		return nil, err
 	}
 	return out, nil
+}
+
+// QueueGetAssignmentsPages iterates over the pages of QueueGetAssignments, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func QueueGetAssignmentsPages(ctx context.Context, c lex.Client, params *QueueGetAssignmentsParams) iter.Seq2[*QueueGetAssignmentsOutput, error] {
+	var p QueueGetAssignmentsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*QueueGetAssignmentsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := QueueGetAssignments(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -169,4 +170,22 @@ func QueueListQueues(ctx context.Context, c lex.Client, params *QueueListQueuesP
 		return nil, err
 	}
 	return out, nil
+}
+
+// QueueListQueuesPages iterates over the pages of QueueListQueues, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func QueueListQueuesPages(ctx context.Context, c lex.Client, params *QueueListQueuesParams) iter.Seq2[*QueueListQueuesOutput, error] {
+	var p QueueListQueuesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*QueueListQueuesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := QueueListQueues(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -166,4 +167,22 @@ func ReportGetAssignments(ctx context.Context, c lex.Client, params *ReportGetAs
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReportGetAssignmentsPages iterates over the pages of ReportGetAssignments, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ReportGetAssignmentsPages(ctx context.Context, c lex.Client, params *ReportGetAssignmentsParams) iter.Seq2[*ReportGetAssignmentsOutput, error] {
+	var p ReportGetAssignmentsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ReportGetAssignmentsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ReportGetAssignments(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

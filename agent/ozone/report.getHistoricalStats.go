@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,4 +179,22 @@ func ReportGetHistoricalStats(ctx context.Context, c lex.Client, params *ReportG
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReportGetHistoricalStatsPages iterates over the pages of ReportGetHistoricalStats,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func ReportGetHistoricalStatsPages(ctx context.Context, c lex.Client, params *ReportGetHistoricalStatsParams) iter.Seq2[*ReportGetHistoricalStatsOutput, error] {
+	var p ReportGetHistoricalStatsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ReportGetHistoricalStatsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ReportGetHistoricalStats(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

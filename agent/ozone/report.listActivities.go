@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,4 +154,22 @@ func ReportListActivities(ctx context.Context, c lex.Client, reportId int64, par
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReportListActivitiesPages iterates over the pages of ReportListActivities, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func ReportListActivitiesPages(ctx context.Context, c lex.Client, reportId int64, params *ReportListActivitiesParams) iter.Seq2[*ReportListActivitiesOutput, error] {
+	var p ReportListActivitiesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ReportListActivitiesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ReportListActivities(ctx, c, reportId, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

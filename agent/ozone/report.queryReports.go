@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -273,4 +274,22 @@ func ReportQueryReports(ctx context.Context, c lex.Client, status ReportQueryRep
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReportQueryReportsPages iterates over the pages of ReportQueryReports, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func ReportQueryReportsPages(ctx context.Context, c lex.Client, status ReportQueryReportsParams_Status, params *ReportQueryReportsParams) iter.Seq2[*ReportQueryReportsOutput, error] {
+	var p ReportQueryReportsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*ReportQueryReportsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := ReportQueryReports(ctx, c, status, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

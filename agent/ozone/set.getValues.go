@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -181,4 +182,22 @@ func SetGetValues(ctx context.Context, c lex.Client, name string, params *SetGet
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetGetValuesPages iterates over the pages of SetGetValues, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func SetGetValuesPages(ctx context.Context, c lex.Client, name string, params *SetGetValuesParams) iter.Seq2[*SetGetValuesOutput, error] {
+	var p SetGetValuesParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SetGetValuesOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SetGetValues(ctx, c, name, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

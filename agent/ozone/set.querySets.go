@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -189,4 +190,22 @@ func SetQuerySets(ctx context.Context, c lex.Client, params *SetQuerySetsParams)
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetQuerySetsPages iterates over the pages of SetQuerySets, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func SetQuerySetsPages(ctx context.Context, c lex.Client, params *SetQuerySetsParams) iter.Seq2[*SetQuerySetsOutput, error] {
+	var p SetQuerySetsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SetQuerySetsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SetQuerySets(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -176,4 +177,22 @@ func SettingListOptions(ctx context.Context, c lex.Client, params *SettingListOp
 		return nil, err
 	}
 	return out, nil
+}
+
+// SettingListOptionsPages iterates over the pages of SettingListOptions, following cursors
+// from params.Cursor until the server returns none. params is not modified. An error ends
+// the iteration.
+func SettingListOptionsPages(ctx context.Context, c lex.Client, params *SettingListOptionsParams) iter.Seq2[*SettingListOptionsOutput, error] {
+	var p SettingListOptionsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SettingListOptionsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SettingListOptions(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

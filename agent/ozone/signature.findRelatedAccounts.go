@@ -7,6 +7,7 @@ import (
 	"context"
 	atproto "github.com/atpgo/atp/agent/atproto"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,6 +155,24 @@ func SignatureFindRelatedAccounts(ctx context.Context, c lex.Client, did string,
 		return nil, err
 	}
 	return out, nil
+}
+
+// SignatureFindRelatedAccountsPages iterates over the pages of SignatureFindRelatedAccounts,
+// following cursors from params.Cursor until the server returns none. params is not
+// modified. An error ends the iteration.
+func SignatureFindRelatedAccountsPages(ctx context.Context, c lex.Client, did string, params *SignatureFindRelatedAccountsParams) iter.Seq2[*SignatureFindRelatedAccountsOutput, error] {
+	var p SignatureFindRelatedAccountsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SignatureFindRelatedAccountsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SignatureFindRelatedAccounts(ctx, c, did, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
 
 // SignatureFindRelatedAccountsRelatedAccount is the object

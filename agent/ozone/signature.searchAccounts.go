@@ -7,6 +7,7 @@ import (
 	"context"
 	atproto "github.com/atpgo/atp/agent/atproto"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,4 +157,22 @@ func SignatureSearchAccounts(ctx context.Context, c lex.Client, values []string,
 		return nil, err
 	}
 	return out, nil
+}
+
+// SignatureSearchAccountsPages iterates over the pages of SignatureSearchAccounts, following
+// cursors from params.Cursor until the server returns none. params is not modified. An error
+// ends the iteration.
+func SignatureSearchAccountsPages(ctx context.Context, c lex.Client, values []string, params *SignatureSearchAccountsParams) iter.Seq2[*SignatureSearchAccountsOutput, error] {
+	var p SignatureSearchAccountsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*SignatureSearchAccountsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := SignatureSearchAccounts(ctx, c, values, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -161,4 +162,22 @@ func TeamListMembers(ctx context.Context, c lex.Client, params *TeamListMembersP
 		return nil, err
 	}
 	return out, nil
+}
+
+// TeamListMembersPages iterates over the pages of TeamListMembers, following cursors from
+// params.Cursor until the server returns none. params is not modified. An error ends the
+// iteration.
+func TeamListMembersPages(ctx context.Context, c lex.Client, params *TeamListMembersParams) iter.Seq2[*TeamListMembersOutput, error] {
+	var p TeamListMembersParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*TeamListMembersOutput, string, error) {
+		p.Cursor = cursor
+		out, err := TeamListMembers(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }

@@ -6,6 +6,7 @@ package ozone
 import (
 	"context"
 	lex "github.com/atpgo/atp/agent/lex"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -194,4 +195,22 @@ func VerificationListVerifications(ctx context.Context, c lex.Client, params *Ve
 		return nil, err
 	}
 	return out, nil
+}
+
+// VerificationListVerificationsPages iterates over the pages of
+// VerificationListVerifications, following cursors from params.Cursor until the server
+// returns none. params is not modified. An error ends the iteration.
+func VerificationListVerificationsPages(ctx context.Context, c lex.Client, params *VerificationListVerificationsParams) iter.Seq2[*VerificationListVerificationsOutput, error] {
+	var p VerificationListVerificationsParams
+	if params != nil {
+		p = *params
+	}
+	return lex.Pages(p.Cursor, func(cursor string) (*VerificationListVerificationsOutput, string, error) {
+		p.Cursor = cursor
+		out, err := VerificationListVerifications(ctx, c, &p)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, out.GetCursor(), nil
+	})
 }
