@@ -105,7 +105,7 @@ func (s *Lease) try(ctx context.Context, ttl time.Duration) (bool, error) {
 	var n int64
 	err := retry(ctx, func() error {
 		now := nowMillis()
-		res, err := s.l.db.sql.ExecContext(ctx,
+		res, err := s.l.db.locks.ExecContext(ctx,
 			`INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
 			 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
 			 WHERE locks.expires_at <= ?`,
@@ -144,7 +144,7 @@ func (s *Lease) Release() {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultBusyTimeout)
 		defer cancel()
 		_ = retry(ctx, func() error {
-			_, err := s.l.db.sql.ExecContext(ctx,
+			_, err := s.l.db.locks.ExecContext(ctx,
 				`DELETE FROM locks WHERE name = ? AND owner = ?`, s.key, s.token)
 			return err
 		})
@@ -164,7 +164,7 @@ func (s *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 	var n int64
 	err := retry(ctx, func() error {
 		now := nowMillis()
-		res, err := s.l.db.sql.ExecContext(ctx,
+		res, err := s.l.db.locks.ExecContext(ctx,
 			`UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND expires_at > ?`,
 			now+max(ttl.Milliseconds(), 1), s.key, s.token, now)
 		if err != nil {
