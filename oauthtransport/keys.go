@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -230,13 +231,14 @@ func signES256(priv *ecdsa.PrivateKey, header string, payload []byte) (string, e
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, payload)
 	digest := sha256.Sum256(buf)
-	r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
+	der, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
 	if err != nil {
 		return "", err
 	}
 	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
+	if !derToRaw(der, sig[:]) {
+		return "", errors.New("oauthtransport: malformed ECDSA signature")
+	}
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, sig[:])
 	return string(buf), nil
@@ -288,4 +290,29 @@ func (k *Key) clientAssertion(clientID, issuer string, now time.Time) (string, e
 		return "", err
 	}
 	return signES256(k.priv, k.header, payload)
+}
+
+// derToRaw converts an ASN.1 ECDSA signature, SEQUENCE { INTEGER r,
+// INTEGER s }, to the fixed-size r||s form of JWS (RFC 7518 §3.4).
+func derToRaw(der []byte, out []byte) bool {
+	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 || der[1] >= 0x80 {
+		return false
+	}
+	rest := der[2:]
+	size := len(out) / 2
+	for i := range 2 {
+		if len(rest) < 2 || rest[0] != 0x02 || int(rest[1]) > len(rest)-2 || rest[1] >= 0x80 {
+			return false
+		}
+		n := rest[2 : 2+int(rest[1])]
+		rest = rest[2+int(rest[1]):]
+		for len(n) > 0 && n[0] == 0 {
+			n = n[1:]
+		}
+		if len(n) > size {
+			return false
+		}
+		copy(out[i*size+size-len(n):(i+1)*size], n)
+	}
+	return len(rest) == 0
 }

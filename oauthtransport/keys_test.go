@@ -161,3 +161,17 @@ func TestClientAssertion(t *testing.T) {
 		t.Fatalf("jti %q not fresh", jti)
 	}
 }
+
+func TestDERToRaw(t *testing.T) {
+	// r = 1, s = 0x00ff (with a sign-padding zero) -> 32-byte big-endian halves.
+	der := []byte{0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0xff}
+	var out [64]byte
+	if !derToRaw(der, out[:]) || out[31] != 1 || out[63] != 0xff || out[62] != 0 {
+		t.Fatalf("derToRaw = %x", out)
+	}
+	for _, bad := range [][]byte{nil, {0x30, 0x00}, {0x31, 0x03, 0x02, 0x01, 0x01}, append([]byte{0x30, 0x25, 0x02, 0x21}, make([]byte, 35)...), {0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0xff, 0x00}} {
+		if derToRaw(bad, out[:]) {
+			t.Errorf("accepted %x", bad)
+		}
+	}
+}
