@@ -32,6 +32,7 @@ type DecryptError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *DecryptError) Error() string {
 	if e.KeyID == "" {
 		return "store: value cannot be decrypted: " + e.Reason
