@@ -23,7 +23,7 @@ type clientAuth struct {
 
 // negotiateAuth picks the client authentication for a new login with the
 // authorization server m.
-func (c *Client) negotiateAuth(m *AuthServerMetadata) (clientAuth, error) {
+func (c *Client) negotiateAuth(m *authServerMetadata) (clientAuth, error) {
 	method := c.md.TokenEndpointAuthMethod
 	if !slices.Contains(m.TokenEndpointAuthMethodsSupported, method) {
 		return clientAuth{}, fmt.Errorf("%w: %s does not support %s", ErrAuthMethodUnsatisfiable, m.Issuer, method)
@@ -45,7 +45,7 @@ func (c *Client) negotiateAuth(m *AuthServerMetadata) (clientAuth, error) {
 // addClientAuth adds client_id and, for private_key_jwt, a fresh client
 // assertion to form. A session whose key has left the keyset, or whose
 // method the server dropped, fails with ErrAuthMethodUnsatisfiable.
-func (c *Client) addClientAuth(form url.Values, auth clientAuth, m *AuthServerMetadata) error {
+func (c *Client) addClientAuth(form url.Values, auth clientAuth, m *authServerMetadata) error {
 	form.Set("client_id", c.md.ClientID)
 	switch auth.Method {
 	case AuthMethodNone:
@@ -77,7 +77,7 @@ func (c *Client) addClientAuth(form url.Values, auth clientAuth, m *AuthServerMe
 // new DPoP nonce. It returns the body of a 2xx answer, and an *OAuthError
 // for an error answer. requireNonce makes a 2xx answer without a DPoP-Nonce
 // header an error.
-func (c *Client) asPost(ctx context.Context, dk *dpopKey, m *AuthServerMetadata, endpoint string, params url.Values, auth clientAuth, requireNonce bool) (int, []byte, error) {
+func (c *Client) asPost(ctx context.Context, dk *dpopKey, m *authServerMetadata, endpoint string, params url.Values, auth clientAuth, requireNonce bool) (int, []byte, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return 0, nil, err
@@ -191,7 +191,7 @@ func parseTokenResponse(body []byte) (*tokenResponse, error) {
 
 // revokeToken revokes one token (RFC 7009); errors are returned for the
 // caller to log: revocation is best effort.
-func (c *Client) revokeToken(ctx context.Context, dk *dpopKey, m *AuthServerMetadata, auth clientAuth, token, hint string) error {
+func (c *Client) revokeToken(ctx context.Context, dk *dpopKey, m *authServerMetadata, auth clientAuth, token, hint string) error {
 	if m.RevocationEndpoint == "" || token == "" {
 		return nil
 	}

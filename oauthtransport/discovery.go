@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// AuthServerMetadata is the part of an authorization server's metadata
+// authServerMetadata is the part of an authorization server's metadata
 // (RFC 8414) the client uses.
-type AuthServerMetadata struct {
+type authServerMetadata struct {
 	Issuer                                     string   `json:"issuer"`
 	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
 	TokenEndpoint                              string   `json:"token_endpoint"`
@@ -32,7 +32,7 @@ type AuthServerMetadata struct {
 
 // validate checks the metadata of the authorization server issuer against
 // what atproto requires.
-func (m *AuthServerMetadata) validate(issuer string, allowHTTP bool) error {
+func (m *authServerMetadata) validate(issuer string, allowHTTP bool) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: authorization server %s: "+format, append([]any{ErrInvalidServerMetadata, issuer}, args...)...)
 	}
@@ -101,7 +101,7 @@ func checkIssuer(s string, allowHTTP bool) error {
 
 // fetchAuthServerMetadata fetches and validates the metadata of issuer.
 // Nothing is cached.
-func (c *Client) fetchAuthServerMetadata(ctx context.Context, issuer string) (*AuthServerMetadata, error) {
+func (c *Client) fetchAuthServerMetadata(ctx context.Context, issuer string) (*authServerMetadata, error) {
 	if err := checkIssuer(issuer, c.fetch.allowHTTP); err != nil {
 		return nil, err
 	}
@@ -119,8 +119,8 @@ func (c *Client) fetchAuthServerMetadata(ctx context.Context, issuer string) (*A
 	return m, nil
 }
 
-func parseAuthServerMetadata(body []byte) (*AuthServerMetadata, error) {
-	var m AuthServerMetadata
+func parseAuthServerMetadata(body []byte) (*authServerMetadata, error) {
+	var m authServerMetadata
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidServerMetadata, err)
 	}
@@ -137,7 +137,7 @@ type protectedResource struct {
 // metadata must name itself as the resource and exactly one authorization
 // server, whose metadata must be valid and, if it lists its protected
 // resources, include the PDS.
-func (c *Client) pdsIssuer(ctx context.Context, pds string) (*AuthServerMetadata, error) {
+func (c *Client) pdsIssuer(ctx context.Context, pds string) (*authServerMetadata, error) {
 	u, err := url.Parse(pds)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("%w: PDS URL %q", ErrInvalidServerMetadata, pds)
@@ -172,7 +172,7 @@ func (c *Client) pdsIssuer(ctx context.Context, pds string) (*AuthServerMetadata
 
 // verifyIssuer re-resolves did with no cache and checks that its PDS is
 // served by issuer. It returns the PDS URL.
-func (c *Client) verifyIssuer(ctx context.Context, did, issuer string) (string, *AuthServerMetadata, error) {
+func (c *Client) verifyIssuer(ctx context.Context, did, issuer string) (string, *authServerMetadata, error) {
 	doc, err := c.resolveDID(ctx, did)
 	if err != nil {
 		return "", nil, err

@@ -85,7 +85,7 @@ func (c *Client) Authorize(ctx context.Context, input string, opts AuthorizeOpti
 	input = strings.TrimSpace(input)
 
 	var (
-		m           *AuthServerMetadata
+		m           *authServerMetadata
 		expectedDID string
 		loginHint   string
 		err         error
@@ -174,7 +174,7 @@ func (c *Client) Authorize(ctx context.Context, input string, opts AuthorizeOpti
 
 // resolveServer treats a URL login input as a PDS (protected-resource
 // metadata) and, failing that, as an authorization server.
-func (c *Client) resolveServer(ctx context.Context, raw string) (*AuthServerMetadata, error) {
+func (c *Client) resolveServer(ctx context.Context, raw string) (*authServerMetadata, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("%w: %q is not a URL", ErrUnresolved, raw)

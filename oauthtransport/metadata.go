@@ -24,22 +24,43 @@ const (
 // profiled by atproto). A confidential web app publishes it at its
 // client_id URL; see [Client.MetadataHandler].
 type ClientMetadata struct {
-	ClientID                    string              `json:"client_id"`
-	ApplicationType             string              `json:"application_type,omitempty"`
-	ClientName                  string              `json:"client_name,omitempty"`
-	ClientURI                   string              `json:"client_uri,omitempty"`
-	LogoURI                     string              `json:"logo_uri,omitempty"`
-	TosURI                      string              `json:"tos_uri,omitempty"`
-	PolicyURI                   string              `json:"policy_uri,omitempty"`
-	RedirectURIs                []string            `json:"redirect_uris"`
-	GrantTypes                  []string            `json:"grant_types,omitempty"`
-	ResponseTypes               []string            `json:"response_types,omitempty"`
-	Scope                       string              `json:"scope,omitempty"`
-	TokenEndpointAuthMethod     string              `json:"token_endpoint_auth_method,omitempty"`
-	TokenEndpointAuthSigningAlg string              `json:"token_endpoint_auth_signing_alg,omitempty"`
-	DPoPBoundAccessTokens       bool                `json:"dpop_bound_access_tokens"`
-	JWKSURI                     string              `json:"jwks_uri,omitempty"`
-	JWKS                        *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	// ClientID is the URL of this document (https), or a loopback
+	// client_id (http://localhost?...). Required.
+	ClientID string `json:"client_id"`
+	// ApplicationType is "web" (default) or "native".
+	ApplicationType string `json:"application_type,omitempty"`
+	// ClientName is shown to the user on the consent screen.
+	ClientName string `json:"client_name,omitempty"`
+	// ClientURI is the app's home page, on the client_id's origin.
+	ClientURI string `json:"client_uri,omitempty"`
+	// LogoURI is the app's logo.
+	LogoURI string `json:"logo_uri,omitempty"`
+	// TosURI is the app's terms of service.
+	TosURI string `json:"tos_uri,omitempty"`
+	// PolicyURI is the app's privacy policy.
+	PolicyURI string `json:"policy_uri,omitempty"`
+	// RedirectURIs are the callback URLs; the first is the default.
+	RedirectURIs []string `json:"redirect_uris"`
+	// GrantTypes default to authorization_code and refresh_token.
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// ResponseTypes default to code.
+	ResponseTypes []string `json:"response_types,omitempty"`
+	// Scope is the space-separated set of scopes the app may ask for;
+	// it must contain atproto (the default).
+	Scope string `json:"scope,omitempty"`
+	// TokenEndpointAuthMethod is "none" (public client) or
+	// "private_key_jwt" (confidential client, the default with keys).
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// TokenEndpointAuthSigningAlg is ES256 for private_key_jwt.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// DPoPBoundAccessTokens must be true (it is set by NewClient).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	// JWKSURI is where the public keys are served (see
+	// Client.JWKSHandler); when neither it nor JWKS is set, the keys are
+	// embedded in JWKS.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// JWKS holds the public keys of a confidential client.
+	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
 }
 
 // LoopbackClientID builds the client_id of a loopback (development or

@@ -280,3 +280,20 @@ func TestFetchClientMetadata(t *testing.T) {
 		t.Fatalf("loopback id fetched: %v", err)
 	}
 }
+
+func FuzzClientMetadata(f *testing.F) {
+	f.Add([]byte(`{"client_id":"https://app.example.com/c.json","application_type":"web","redirect_uris":["https://app.example.com/cb"],"grant_types":["authorization_code"],"response_types":["code"],"scope":"atproto","token_endpoint_auth_method":"none","dpop_bound_access_tokens":true}`))
+	f.Add([]byte(`{"client_id":"http://localhost","redirect_uris":["http://127.0.0.1/"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m ClientMetadata
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		if m.Validate(nil) == nil {
+			if !m.DPoPBoundAccessTokens || !hasScope(m.Scope, "atproto") || len(m.RedirectURIs) == 0 ||
+				(m.TokenEndpointAuthMethod != AuthMethodNone && m.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT) {
+				t.Fatalf("accepted %+v", m)
+			}
+		}
+	})
+}

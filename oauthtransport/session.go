@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -296,6 +297,39 @@ func (c *Client) Restore(ctx context.Context, did string) (*Session, error) {
 		}
 	}
 	return s, nil
+}
+
+// Scopes returns the granted scopes, parsed; tokens this package does not
+// know are left out.
+func (s *Session) Scopes() Scopes {
+	s.mu.Lock()
+	scope := s.rec.Scope
+	s.mu.Unlock()
+	var out Scopes
+	for _, tok := range strings.Fields(scope) {
+		if p, err := parsePermission(tok); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Revoke signs the account did out: it revokes the stored session's tokens
+// (best effort) and deletes the session, even if the authorization server
+// cannot be reached. A missing session is not an error.
+func (c *Client) Revoke(ctx context.Context, did string) error {
+	rec, err := c.loadRecord(ctx, did)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		return nil
+	case err == nil:
+		c.revokeRecord(ctx, rec)
+	}
+	if err := c.sessions.Delete(context.WithoutCancel(ctx), sessionKeyPrefix+did); err != nil {
+		return fmt.Errorf("%w: deleting session: %w", ErrSessionStore, err)
+	}
+	c.emit(ctx, Event{Type: SessionDeleted, DID: did, Cause: ErrTokenRevoked})
+	return nil
 }
 
 // DID returns the session's account.

@@ -631,3 +631,26 @@ func TestTransportProofPerRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestClientRevokeAndScopes(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeNet(t)
+	f.addAccount(aliceDID, "alice.test")
+	c, _, sessions, _ := f.newClient()
+	s := f.login(c, "alice.test", aliceDID)
+	if sc := s.Scopes(); !sc.AllowsRepo("app.bsky.feed.post", "create") || len(sc) != 2 {
+		t.Fatalf("scopes %+v", sc)
+	}
+	if err := c.Revoke(ctx, aliceDID); err != nil {
+		t.Fatal(err)
+	}
+	if sessions.len() != 0 {
+		t.Fatal("session kept")
+	}
+	if _, _, _, rv := f.counts(); rv != 2 {
+		t.Fatalf("%d revocations", rv)
+	}
+	if err := c.Revoke(ctx, aliceDID); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+}
