@@ -15,6 +15,26 @@
 // store/storetest holds conformance suites that every implementation, built-in
 // or not, should pass.
 //
+// # Implementing a Store or a Locker
+//
+// A Store needs four operations with the semantics documented on [Store]; the
+// conformance suite (storetest.Run) checks them. On a SQL database, for
+// example Postgres: a table (key TEXT PRIMARY KEY, value BYTEA NOT NULL,
+// expires_at TIMESTAMPTZ NULL); Set as a single INSERT ... ON CONFLICT (key)
+// DO UPDATE (never INSERT then UPDATE, which loses writes under races); Get
+// filtering out rows whose expires_at has passed; GetDelete as a single DELETE
+// ... RETURNING; and a periodic DELETE of expired rows. On DynamoDB: PutItem,
+// GetItem with a consistent read, DeleteItem with ReturnValues ALL_OLD for
+// GetDelete, and a TTL attribute (filtered on read, since DynamoDB deletes
+// expired items late).
+//
+// A Locker (storetest.RunLocker) is a lease: a row or key holding a random
+// owner token and an expiry, taken only if absent or expired, and deleted or
+// extended only by a statement that checks the token. Implement [LeaseLocker]
+// too, so that a holder can renew its lease. Take an in-process lock first
+// (memstore.Locker) so that waiters in one process queue locally and the Go
+// memory model orders them.
+//
 // Why a lock matters: atproto refresh tokens are single-use. If two processes
 // refresh the same session at once, the authorization server sees the second
 // use as a replay ("Refresh token replayed") and revokes the session. The

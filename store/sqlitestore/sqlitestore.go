@@ -234,9 +234,6 @@ var migrations = [][]string{
 	},
 }
 
-// SchemaVersion is the schema version this package migrates files to.
-var SchemaVersion = len(migrations)
-
 func (db *DB) migrate(ctx context.Context) error {
 	return retry(ctx, func() error {
 		tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
