@@ -31,6 +31,9 @@ var (
 	// ErrRedirectURINotRegistered reports a redirect_uri that is not one of
 	// the client's registered redirect URIs.
 	ErrRedirectURINotRegistered = errors.New("oauthtransport: redirect_uri not registered")
+	// ErrScopeNotDeclared reports a requested scope that the client
+	// metadata does not declare (servers refuse those).
+	ErrScopeNotDeclared = errors.New("oauthtransport: scope not declared in the client metadata")
 	// ErrInvalidState reports a callback whose state is missing, unknown,
 	// expired or already used.
 	ErrInvalidState = errors.New("oauthtransport: unknown or used authorization state")

@@ -59,7 +59,7 @@ func (c *Client) Authorize(ctx context.Context, input string, opts AuthorizeOpti
 	redirectURI := opts.RedirectURI
 	if redirectURI == "" {
 		redirectURI = c.md.RedirectURIs[0]
-	} else if !slices.Contains(c.md.RedirectURIs, redirectURI) {
+	} else if !redirectAllowed(c.md.RedirectURIs, redirectURI) {
 		return "", fmt.Errorf("%w: %q", ErrRedirectURINotRegistered, redirectURI)
 	}
 	scope := opts.Scope
@@ -71,6 +71,11 @@ func (c *Client) Authorize(ctx context.Context, input string, opts AuthorizeOpti
 	}
 	if _, err := ParseScope(scope); err != nil {
 		return "", err
+	}
+	for _, tok := range strings.Fields(scope) {
+		if !hasScope(c.md.Scope, tok) {
+			return "", fmt.Errorf("%w: %q is not in the client metadata's scope %q", ErrScopeNotDeclared, tok, c.md.Scope)
+		}
 	}
 	switch opts.Prompt {
 	case "", "none", "login", "consent", "select_account", "create":
@@ -170,6 +175,31 @@ func (c *Client) Authorize(ctx context.Context, input string, opts AuthorizeOpti
 	u.RawQuery = q.Encode()
 	c.log.DebugContext(ctx, "oauthtransport: authorization started", "issuer", m.Issuer, "did", expectedDID)
 	return u.String(), nil
+}
+
+// redirectAllowed reports whether uri is one of the registered redirect
+// URIs. A registered loopback URI without a port (http://127.0.0.1/cb)
+// allows any port (RFC 8252 §7.3), as native apps bind ephemeral ports.
+func redirectAllowed(registered []string, uri string) bool {
+	if slices.Contains(registered, uri) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.Port() == "" {
+		return false
+	}
+	noPort := *u
+	noPort.Host = u.Hostname()
+	if strings.Contains(noPort.Host, ":") {
+		noPort.Host = "[" + noPort.Host + "]"
+	}
+	for _, r := range registered {
+		ru, err := url.Parse(r)
+		if err == nil && ru.Scheme == "http" && ru.Port() == "" && ru.String() == noPort.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveServer treats a URL login input as a PDS (protected-resource

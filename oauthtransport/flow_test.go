@@ -147,6 +147,9 @@ func TestAuthorizeChecksBeforeNetwork(t *testing.T) {
 	if _, err := c.Authorize(ctx, "alice.test", AuthorizeOptions{RedirectURI: "http://127.0.0.1:9999/evil"}); !errors.Is(err, ErrRedirectURINotRegistered) {
 		t.Fatalf("unregistered redirect: %v", err)
 	}
+	if _, err := c.Authorize(ctx, "alice.test", AuthorizeOptions{Scope: "atproto transition:email"}); !errors.Is(err, ErrScopeNotDeclared) {
+		t.Fatalf("undeclared scope: %v", err)
+	}
 	for _, o := range []AuthorizeOptions{{Scope: "transition:generic"}, {Scope: "atproto bogus:thing"}, {Prompt: "always"}, {Display: "tv"}} {
 		if _, err := c.Authorize(ctx, "alice.test", o); err == nil {
 			t.Errorf("%+v accepted", o)
@@ -436,4 +439,23 @@ func FuzzTokenResponse(f *testing.F) {
 			t.Fatalf("accepted %+v", tok)
 		}
 	})
+}
+
+func TestRedirectAllowed(t *testing.T) {
+	reg := []string{"http://127.0.0.1/callback", "http://[::1]:8765/cb", "https://app.example.com/cb"}
+	cases := map[string]bool{
+		"http://127.0.0.1/callback":       true,
+		"http://127.0.0.1:54321/callback": true, // any port for a port-less loopback registration
+		"http://127.0.0.1:54321/other":    false,
+		"http://[::1]:8765/cb":            true,
+		"http://[::1]:9999/cb":            false, // registered with a port: exact
+		"https://app.example.com/cb":      true,
+		"https://app.example.com:444/cb":  false,
+		"http://127.0.0.1:1/callback?x=1": false,
+	}
+	for uri, want := range cases {
+		if got := redirectAllowed(reg, uri); got != want {
+			t.Errorf("%s: %v, want %v", uri, got, want)
+		}
+	}
 }
