@@ -397,7 +397,7 @@ func (fg *fileGen) typeOf(node any, name, jsonPath, defPath string) *typ {
 // property with one of these names gets a trailing underscore.
 var reserved = map[string]bool{
 	"Extra": true, "LexiconType": true, "EncodeLex": true, "DecodeLex": true,
-	"MarshalJSON": true, "UnmarshalJSON": true,
+	"MarshalJSON": true, "UnmarshalJSON": true, "Validate": true, "ValidateLex": true,
 }
 
 func (fg *fileGen) fields(owner string, props map[string]lexicon.SchemaDef, required, nullable []string, jsonPath, defPath string) []*field {
@@ -626,6 +626,15 @@ func (fg *fileGen) emitArray(name string, n lexicon.SchemaArray, jsonPath, defPa
 	fg.f.Func().Params(jen.Id("s").Op("*").Id(name)).Id("DecodeLex").Params(jen.Id("d").Op("*").Add(lexQual("Decoder"))).Block(
 		fg.decodeValue(&typ{kind: kArray, elem: elem}, func(v jen.Code) jen.Code { return jen.Op("*").Id("s").Op("=").Add(v) })...,
 	)
+	fg.f.Line()
+	fg.comment("ValidateLex validates the elements of s as the array at path.")
+	checks := fg.valueChecks(&typ{kind: kArray, elem: elem}, n, jen.Id("s"), func() *jen.Statement { return jen.Id("path") })
+	vbody := []jen.Code{jen.Return(jen.Nil())}
+	if len(checks) > 0 {
+		vbody = append([]jen.Code{jen.Id("c").Op(":=").Add(lexQual("Checker")).Values(jen.Dict{jen.Id("Type"): jen.Lit(id)})}, checks...)
+		vbody = append(vbody, jen.Return(jen.Id("c").Dot("Err").Call()))
+	}
+	fg.f.Func().Params(jen.Id("s").Id(name)).Id("ValidateLex").Params(jen.Id("path").String()).Error().Block(vbody...)
 	fg.f.Line()
 	fg.comment("MarshalJSON implements json.Marshaler.")
 	fg.f.Func().Params(jen.Id("s").Id(name)).Id("MarshalJSON").Params().Params(jen.Index().Byte(), jen.Error()).Block(
@@ -872,9 +881,209 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 	)
 	fg.f.Line()
 
+	fg.emitValidate(name, id, fields)
 	for _, f := range fields {
 		fg.getter(name, f)
 	}
+}
+
+// emitValidate emits Validate and ValidateLex, which check a value
+// against the constraints its lexicon declares.
+func (fg *fileGen) emitValidate(name, id string, fields []*field) {
+	var body []jen.Code
+	for _, f := range fields {
+		body = append(body, fg.fieldChecks(f)...)
+	}
+	fg.comment(wrap(fmt.Sprintf("Validate checks x against the constraints of %s (required members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined with errors.Join.", id)))
+	fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("Validate").Params().Error().Block(
+		jen.Return(jen.Id("x").Dot("ValidateLex").Call(jen.Lit(""))),
+	)
+	fg.f.Line()
+	fg.comment("ValidateLex validates x as the value at path; Validate calls it.")
+	if len(body) == 0 {
+		fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("ValidateLex").Params(jen.Id("path").String()).Error().Block(jen.Return(jen.Nil()))
+		fg.f.Line()
+		return
+	}
+	stmts := []jen.Code{
+		jen.If(jen.Id("x").Op("==").Nil()).Block(jen.Return(jen.Nil())),
+		jen.Id("c").Op(":=").Add(lexQual("Checker")).Values(jen.Dict{jen.Id("Type"): jen.Lit(id)}),
+	}
+	stmts = append(stmts, body...)
+	stmts = append(stmts, jen.Return(jen.Id("c").Dot("Err").Call()))
+	fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("ValidateLex").Params(jen.Id("path").String()).Error().Block(stmts...)
+	fg.f.Line()
+}
+
+// constraintNode returns the schema whose constraints apply to a value:
+// the node itself, or the string, integer or array definition it refers to.
+func (fg *fileGen) constraintNode(node any) any {
+	if r, ok := node.(lexicon.SchemaRef); ok {
+		if d, err := fg.g.res.resolve(fg.sc, r.Ref); err == nil {
+			switch d.inner.(type) {
+			case lexicon.SchemaString, lexicon.SchemaInteger:
+				return d.inner
+			}
+		}
+	}
+	return node
+}
+
+func (fg *fileGen) fieldChecks(f *field) []jen.Code {
+	ref := func() *jen.Statement { return jen.Id("x").Dot(f.goName) }
+	path := func() *jen.Statement { return lexQual("Join").Call(jen.Id("path"), jen.Lit(f.json)) }
+	var out []jen.Code
+	nilable := !f.nullable && (f.t.kind == kObject || f.t.kind == kBlob || f.t.kind == kUnion || f.t.kind == kUnknown)
+	if f.required && nilable {
+		out = append(out, jen.Id("c").Dot("Required").Call(path(), ref().Op("!=").Nil()))
+	}
+	switch {
+	case f.nullable:
+		val := ref().Dot("Value")
+		cond := ref().Dot("Valid")
+		if !f.required {
+			cond = ref().Op("!=").Nil().Op("&&").Add(ref()).Dot("Valid")
+		}
+		if c := fg.valueChecks(f.t, f.node, val, path); len(c) > 0 {
+			out = append(out, jen.If(cond).Block(c...))
+		}
+	case !f.required && f.t.scalar():
+		if c := fg.valueChecks(f.t, f.node, jen.Op("*").Add(ref()), path); len(c) > 0 {
+			out = append(out, jen.If(ref().Op("!=").Nil()).Block(c...))
+		}
+	case f.t.kind == kArray && !f.t.named():
+		out = append(out, fg.arrayChecks(f.t, f.node, ref(), path, !f.required)...)
+	default:
+		out = append(out, fg.valueChecks(f.t, f.node, ref(), path)...)
+	}
+	return out
+}
+
+// valueChecks returns the checks of one value of type t, held by val.
+func (fg *fileGen) valueChecks(t *typ, node any, val jen.Code, path func() *jen.Statement) []jen.Code {
+	c := func() *jen.Statement { return jen.Id("c") }
+	node = fg.constraintNode(node)
+	switch t.kind {
+	case kString:
+		n, ok := node.(lexicon.SchemaString)
+		if !ok {
+			return nil
+		}
+		d := jen.Dict{}
+		set := func(k string, p *int) {
+			if p != nil {
+				d[jen.Id(k)] = jen.Lit(*p)
+			}
+		}
+		set("MinLength", n.MinLength)
+		set("MaxLength", n.MaxLength)
+		set("MinGraphemes", n.MinGraphemes)
+		set("MaxGraphemes", n.MaxGraphemes)
+		if n.Format != nil {
+			d[jen.Id("Format")] = jen.Lit(*n.Format)
+		}
+		if len(n.Enum) > 0 {
+			var vs []jen.Code
+			for _, v := range n.Enum {
+				vs = append(vs, jen.Lit(v))
+			}
+			d[jen.Id("Enum")] = jen.Index().String().Values(vs...)
+		}
+		if n.Const != nil {
+			d[jen.Id("Const")] = jen.Lit(*n.Const)
+		}
+		if len(d) == 0 {
+			return nil
+		}
+		v := val
+		if t.named() {
+			v = jen.String().Call(val)
+		}
+		return []jen.Code{c().Dot("String").Call(path(), v, lexQual("StringRules").Values(d))}
+	case kInt:
+		n, ok := node.(lexicon.SchemaInteger)
+		if !ok {
+			return nil
+		}
+		d := jen.Dict{}
+		if n.Minimum != nil {
+			d[jen.Id("Min")] = jen.Lit(int64(*n.Minimum))
+			d[jen.Id("HasMin")] = jen.True()
+		}
+		if n.Maximum != nil {
+			d[jen.Id("Max")] = jen.Lit(int64(*n.Maximum))
+			d[jen.Id("HasMax")] = jen.True()
+		}
+		if len(n.Enum) > 0 {
+			var vs []jen.Code
+			for _, v := range n.Enum {
+				vs = append(vs, jen.Lit(int64(v)))
+			}
+			d[jen.Id("Enum")] = jen.Index().Int64().Values(vs...)
+		}
+		if len(d) == 0 {
+			return nil
+		}
+		return []jen.Code{c().Dot("Int").Call(path(), val, lexQual("IntRules").Values(d))}
+	case kBytes:
+		n, ok := node.(lexicon.SchemaBytes)
+		if !ok || (n.MinLength == nil && n.MaxLength == nil) {
+			return nil
+		}
+		return []jen.Code{c().Dot("Len").Call(path(), jen.Len(val), jen.Lit(intOr0(n.MinLength)), jen.Lit(intOr0(n.MaxLength)))}
+	case kBlob:
+		n, ok := node.(lexicon.SchemaBlob)
+		if !ok || (len(n.Accept) == 0 && n.MaxSize == nil) {
+			return nil
+		}
+		accept := jen.Nil()
+		if len(n.Accept) > 0 {
+			var vs []jen.Code
+			for _, a := range n.Accept {
+				vs = append(vs, jen.Lit(a))
+			}
+			accept = jen.Index().String().Values(vs...)
+		}
+		return []jen.Code{c().Dot("Blob").Call(path(), val, accept, jen.Lit(int64(intOr0(n.MaxSize))))}
+	case kObject, kUnion, kUnknown:
+		return []jen.Code{c().Dot("Nested").Call(path(), val)}
+	case kArray:
+		if t.named() {
+			return []jen.Code{c().Dot("Nested").Call(path(), val)}
+		}
+		return fg.arrayChecks(t, node, val, path, false)
+	}
+	return nil
+}
+
+// arrayChecks returns the checks of an inline array: its length (only when
+// present, if optional) and each element.
+func (fg *fileGen) arrayChecks(t *typ, node any, val jen.Code, path func() *jen.Statement, optional bool) []jen.Code {
+	var out []jen.Code
+	var items any
+	if n, ok := node.(lexicon.SchemaArray); ok {
+		if n.MinLength != nil || n.MaxLength != nil {
+			l := jen.Id("c").Dot("Len").Call(path(), jen.Len(val), jen.Lit(intOr0(n.MinLength)), jen.Lit(intOr0(n.MaxLength)))
+			if optional && n.MinLength != nil {
+				l = jen.If(jen.Add(val).Op("!=").Nil()).Block(l)
+			}
+			out = append(out, l)
+		}
+		items = n.Items.Inner
+	}
+	i, v := fg.tmpVar(), fg.tmpVar()
+	elemPath := func() *jen.Statement { return lexQual("Index").Call(path(), jen.Id(i)) }
+	if ec := fg.valueChecks(t.elem, items, jen.Id(v), elemPath); len(ec) > 0 {
+		out = append(out, jen.For(jen.List(jen.Id(i), jen.Id(v)).Op(":=").Range().Add(val)).Block(ec...))
+	}
+	return out
+}
+
+func intOr0(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func (fg *fileGen) getter(owner string, f *field) {

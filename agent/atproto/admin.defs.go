@@ -76,6 +76,18 @@ func (x *AdminDefsStatusAttr) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.admin.defs#statusAttr (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminDefsStatusAttr) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDefsStatusAttr) ValidateLex(path string) error {
+	return nil
+}
+
 // GetApplied returns x.Applied, or its zero value if x is nil.
 func (x *AdminDefsStatusAttr) GetApplied() bool {
 	if x == nil {
@@ -289,6 +301,41 @@ func (x *AdminDefsAccountView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.admin.defs#accountView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminDefsAccountView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDefsAccountView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.defs#accountView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	for v10, v11 := range x.RelatedRecords {
+		c.Nested(lex.Index(lex.Join(path, "relatedRecords"), v10), v11)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "invitedBy"), x.InvitedBy)
+	for v12, v13 := range x.Invites {
+		c.Nested(lex.Index(lex.Join(path, "invites"), v12), v13)
+	}
+	if x.EmailConfirmedAt != nil {
+		c.String(lex.Join(path, "emailConfirmedAt"), *x.EmailConfirmedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.DeactivatedAt != nil {
+		c.String(lex.Join(path, "deactivatedAt"), *x.DeactivatedAt, lex.StringRules{Format: "datetime"})
+	}
+	for v14, v15 := range x.ThreatSignatures {
+		c.Nested(lex.Index(lex.Join(path, "threatSignatures"), v14), v15)
+	}
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *AdminDefsAccountView) GetDID() string {
 	if x == nil {
@@ -447,6 +494,23 @@ func (x *AdminDefsRepoRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.admin.defs#repoRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminDefsRepoRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDefsRepoRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.defs#repoRef"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *AdminDefsRepoRef) GetDID() string {
 	if x == nil {
@@ -533,6 +597,27 @@ func (x AdminDefsRepoBlobRef) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AdminDefsRepoBlobRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.admin.defs#repoBlobRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminDefsRepoBlobRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDefsRepoBlobRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.defs#repoBlobRef"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	if x.RecordURI != nil {
+		c.String(lex.Join(path, "recordUri"), *x.RecordURI, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -627,6 +712,18 @@ func (x AdminDefsThreatSignature) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AdminDefsThreatSignature) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.admin.defs#threatSignature
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminDefsThreatSignature) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDefsThreatSignature) ValidateLex(path string) error {
+	return nil
 }
 
 // GetProperty returns x.Property, or its zero value if x is nil.

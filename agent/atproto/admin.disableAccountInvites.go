@@ -86,6 +86,24 @@ func (x *AdminDisableAccountInvitesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.disableAccountInvites#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminDisableAccountInvitesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDisableAccountInvitesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.disableAccountInvites#input.schema"}
+	c.String(lex.Join(path, "account"), x.Account, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetAccount returns x.Account, or its zero value if x is nil.
 func (x *AdminDisableAccountInvitesInput) GetAccount() string {
 	if x == nil {

@@ -106,6 +106,19 @@ func (x *AdminDisableInviteCodesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.disableInviteCodes#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminDisableInviteCodesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminDisableInviteCodesInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetCodes returns x.Codes, or its zero value if x is nil.
 func (x *AdminDisableInviteCodesInput) GetCodes() []string {
 	if x == nil {

@@ -100,6 +100,26 @@ func (x *AdminGetAccountInfosOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.getAccountInfos#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminGetAccountInfosOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminGetAccountInfosOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.getAccountInfos#output.schema"}
+	for v4, v5 := range x.Infos {
+		c.Nested(lex.Index(lex.Join(path, "infos"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetInfos returns x.Infos, or its zero value if x is nil.
 func (x *AdminGetAccountInfosOutput) GetInfos() []*AdminDefsAccountView {
 	if x == nil {

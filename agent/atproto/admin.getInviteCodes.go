@@ -137,6 +137,26 @@ func (x *AdminGetInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.getInviteCodes#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminGetInviteCodesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminGetInviteCodesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.getInviteCodes#output.schema"}
+	for v4, v5 := range x.Codes {
+		c.Nested(lex.Index(lex.Join(path, "codes"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *AdminGetInviteCodesOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

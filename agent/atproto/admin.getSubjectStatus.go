@@ -152,6 +152,27 @@ func (x *AdminGetSubjectStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.getSubjectStatus#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminGetSubjectStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminGetSubjectStatusOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.getSubjectStatus#output.schema"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.Nested(lex.Join(path, "takedown"), x.Takedown)
+	c.Nested(lex.Join(path, "deactivated"), x.Deactivated)
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *AdminGetSubjectStatusOutput) GetSubject() AdminGetSubjectStatusOutput_Subject {
 	if x == nil {

@@ -124,6 +124,26 @@ func (x *AdminSearchAccountsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.searchAccounts#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminSearchAccountsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminSearchAccountsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.searchAccounts#output.schema"}
+	for v4, v5 := range x.Accounts {
+		c.Nested(lex.Index(lex.Join(path, "accounts"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *AdminSearchAccountsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -111,6 +111,24 @@ func (x *AdminSendEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.admin.sendEmail#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminSendEmailInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminSendEmailInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.sendEmail#input.schema"}
+	c.String(lex.Join(path, "recipientDid"), x.RecipientDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "senderDid"), x.SenderDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetRecipientDID returns x.RecipientDID, or its zero value if x is nil.
 func (x *AdminSendEmailInput) GetRecipientDID() string {
 	if x == nil {
@@ -211,6 +229,18 @@ func (x AdminSendEmailOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AdminSendEmailOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.admin.sendEmail#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AdminSendEmailOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminSendEmailOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetSent returns x.Sent, or its zero value if x is nil.

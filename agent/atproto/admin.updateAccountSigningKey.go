@@ -84,6 +84,25 @@ func (x *AdminUpdateAccountSigningKeyInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.updateAccountSigningKey#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminUpdateAccountSigningKeyInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminUpdateAccountSigningKeyInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.updateAccountSigningKey#input.schema"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "signingKey"), x.SigningKey, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *AdminUpdateAccountSigningKeyInput) GetDID() string {
 	if x == nil {

@@ -124,6 +124,27 @@ func (x *AdminUpdateSubjectStatusInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.admin.updateSubjectStatus#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminUpdateSubjectStatusInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminUpdateSubjectStatusInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.updateSubjectStatus#input.schema"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.Nested(lex.Join(path, "takedown"), x.Takedown)
+	c.Nested(lex.Join(path, "deactivated"), x.Deactivated)
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *AdminUpdateSubjectStatusInput) GetSubject() AdminUpdateSubjectStatusInput_Subject {
 	if x == nil {
@@ -246,6 +267,26 @@ func (x AdminUpdateSubjectStatusOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AdminUpdateSubjectStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.admin.updateSubjectStatus#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AdminUpdateSubjectStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AdminUpdateSubjectStatusOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.admin.updateSubjectStatus#output.schema"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.Nested(lex.Join(path, "takedown"), x.Takedown)
+	return c.Err()
 }
 
 // GetSubject returns x.Subject, or its zero value if x is nil.

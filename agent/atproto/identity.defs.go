@@ -86,6 +86,26 @@ func (x *IdentityDefsIdentityInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.identity.defs#identityInfo
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *IdentityDefsIdentityInfo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityDefsIdentityInfo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.defs#identityInfo"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.Required(lex.Join(path, "didDoc"), x.DIDDoc != nil)
+	c.Nested(lex.Join(path, "didDoc"), x.DIDDoc)
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *IdentityDefsIdentityInfo) GetDID() string {
 	if x == nil {

@@ -137,6 +137,25 @@ func (x *IdentityGetRecommendedDIDCredentialsOutput) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.getRecommendedDidCredentials#output.schema (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentityGetRecommendedDIDCredentialsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityGetRecommendedDIDCredentialsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.getRecommendedDidCredentials#output.schema"}
+	c.Nested(lex.Join(path, "verificationMethods"), x.VerificationMethods)
+	c.Nested(lex.Join(path, "services"), x.Services)
+	return c.Err()
+}
+
 // GetRotationKeys returns x.RotationKeys, or its zero value if x is nil.
 func (x *IdentityGetRecommendedDIDCredentialsOutput) GetRotationKeys() []string {
 	if x == nil {

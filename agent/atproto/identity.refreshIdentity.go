@@ -76,6 +76,24 @@ func (x *IdentityRefreshIdentityInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.refreshIdentity#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentityRefreshIdentityInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityRefreshIdentityInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.refreshIdentity#input.schema"}
+	c.String(lex.Join(path, "identifier"), x.Identifier, lex.StringRules{Format: "at-identifier"})
+	return c.Err()
+}
+
 // GetIdentifier returns x.Identifier, or its zero value if x is nil.
 func (x *IdentityRefreshIdentityInput) GetIdentifier() string {
 	if x == nil {

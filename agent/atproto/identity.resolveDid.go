@@ -88,6 +88,24 @@ func (x *IdentityResolveDIDOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.identity.resolveDid#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *IdentityResolveDIDOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityResolveDIDOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.resolveDid#output.schema"}
+	c.Required(lex.Join(path, "didDoc"), x.DIDDoc != nil)
+	c.Nested(lex.Join(path, "didDoc"), x.DIDDoc)
+	return c.Err()
+}
+
 // GetDIDDoc returns x.DIDDoc, or its zero value if x is nil.
 func (x *IdentityResolveDIDOutput) GetDIDDoc() lex.Object {
 	if x == nil {

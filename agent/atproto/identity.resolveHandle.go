@@ -88,6 +88,24 @@ func (x *IdentityResolveHandleOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.resolveHandle#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentityResolveHandleOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityResolveHandleOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.resolveHandle#output.schema"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *IdentityResolveHandleOutput) GetDID() string {
 	if x == nil {

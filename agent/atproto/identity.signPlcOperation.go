@@ -134,6 +134,25 @@ func (x *IdentitySignPLCOperationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.signPlcOperation#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentitySignPLCOperationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentitySignPLCOperationInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.signPlcOperation#input.schema"}
+	c.Nested(lex.Join(path, "verificationMethods"), x.VerificationMethods)
+	c.Nested(lex.Join(path, "services"), x.Services)
+	return c.Err()
+}
+
 // GetToken returns x.Token, or its zero value if x or x.Token is nil.
 func (x *IdentitySignPLCOperationInput) GetToken() string {
 	if x != nil && x.Token != nil {
@@ -237,6 +256,25 @@ func (x IdentitySignPLCOperationOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *IdentitySignPLCOperationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.identity.signPlcOperation#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentitySignPLCOperationOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentitySignPLCOperationOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.signPlcOperation#output.schema"}
+	c.Required(lex.Join(path, "operation"), x.Operation != nil)
+	c.Nested(lex.Join(path, "operation"), x.Operation)
+	return c.Err()
 }
 
 // GetOperation returns x.Operation, or its zero value if x is nil.

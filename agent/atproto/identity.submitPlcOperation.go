@@ -78,6 +78,25 @@ func (x *IdentitySubmitPLCOperationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.submitPlcOperation#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentitySubmitPLCOperationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentitySubmitPLCOperationInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.submitPlcOperation#input.schema"}
+	c.Required(lex.Join(path, "operation"), x.Operation != nil)
+	c.Nested(lex.Join(path, "operation"), x.Operation)
+	return c.Err()
+}
+
 // GetOperation returns x.Operation, or its zero value if x is nil.
 func (x *IdentitySubmitPLCOperationInput) GetOperation() lex.Object {
 	if x == nil {

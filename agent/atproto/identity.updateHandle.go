@@ -75,6 +75,24 @@ func (x *IdentityUpdateHandleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.identity.updateHandle#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *IdentityUpdateHandleInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *IdentityUpdateHandleInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.identity.updateHandle#input.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	return c.Err()
+}
+
 // GetHandle returns x.Handle, or its zero value if x is nil.
 func (x *IdentityUpdateHandleInput) GetHandle() string {
 	if x == nil {

@@ -146,6 +146,32 @@ func (x *LabelDefsLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.label.defs#label (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelDefsLabel) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelDefsLabel) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.defs#label"}
+	c.String(lex.Join(path, "src"), x.Src, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "val"), x.Val, lex.StringRules{MaxLength: 128})
+	c.String(lex.Join(path, "cts"), x.Cts, lex.StringRules{Format: "datetime"})
+	if x.Exp != nil {
+		c.String(lex.Join(path, "exp"), *x.Exp, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetVer returns x.Ver, or its zero value if x or x.Ver is nil.
 func (x *LabelDefsLabel) GetVer() int64 {
 	if x != nil && x.Ver != nil {
@@ -293,6 +319,26 @@ func (x *LabelDefsSelfLabels) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.label.defs#selfLabels (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelDefsSelfLabels) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelDefsSelfLabels) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.defs#selfLabels"}
+	c.Len(lex.Join(path, "values"), len(x.Values), 0, 10)
+	for v5, v6 := range x.Values {
+		c.Nested(lex.Index(lex.Join(path, "values"), v5), v6)
+	}
+	return c.Err()
+}
+
 // GetValues returns x.Values, or its zero value if x is nil.
 func (x *LabelDefsSelfLabels) GetValues() []*LabelDefsSelfLabel {
 	if x == nil {
@@ -363,6 +409,23 @@ func (x LabelDefsSelfLabel) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelDefsSelfLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.label.defs#selfLabel (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelDefsSelfLabel) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelDefsSelfLabel) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.defs#selfLabel"}
+	c.String(lex.Join(path, "val"), x.Val, lex.StringRules{MaxLength: 128})
+	return c.Err()
 }
 
 // GetVal returns x.Val, or its zero value if x is nil.
@@ -473,8 +536,8 @@ func (x *LabelDefsLabelValueDefinition) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("locales")
 	e.BeginArray()
-	for _, v5 := range x.Locales {
-		v5.EncodeLex(e, false)
+	for _, v7 := range x.Locales {
+		v7.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -514,15 +577,15 @@ func (x *LabelDefsLabelValueDefinition) DecodeLex(d *lex.Decoder) {
 			}
 		case "locales":
 			if !d.Null() {
-				v6 := []*LabelDefsLabelValueDefinitionStrings{}
+				v8 := []*LabelDefsLabelValueDefinitionStrings{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(LabelDefsLabelValueDefinitionStrings)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(LabelDefsLabelValueDefinitionStrings)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.Locales = v6
+				x.Locales = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -540,6 +603,29 @@ func (x LabelDefsLabelValueDefinition) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelDefsLabelValueDefinition) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.label.defs#labelValueDefinition
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelDefsLabelValueDefinition) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelDefsLabelValueDefinition) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.defs#labelValueDefinition"}
+	c.String(lex.Join(path, "identifier"), x.Identifier, lex.StringRules{
+		MaxGraphemes: 100,
+		MaxLength:    100,
+	})
+	for v10, v11 := range x.Locales {
+		c.Nested(lex.Index(lex.Join(path, "locales"), v10), v11)
+	}
+	return c.Err()
 }
 
 // GetIdentifier returns x.Identifier, or its zero value if x is nil.
@@ -670,6 +756,32 @@ func (x LabelDefsLabelValueDefinitionStrings) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelDefsLabelValueDefinitionStrings) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.label.defs#labelValueDefinitionStrings (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *LabelDefsLabelValueDefinitionStrings) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelDefsLabelValueDefinitionStrings) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.defs#labelValueDefinitionStrings"}
+	c.String(lex.Join(path, "lang"), x.Lang, lex.StringRules{Format: "language"})
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 64,
+		MaxLength:    640,
+	})
+	c.String(lex.Join(path, "description"), x.Description, lex.StringRules{
+		MaxGraphemes: 10000,
+		MaxLength:    100000,
+	})
+	return c.Err()
 }
 
 // GetLang returns x.Lang, or its zero value if x is nil.

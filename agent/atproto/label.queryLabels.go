@@ -124,6 +124,25 @@ func (x *LabelQueryLabelsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.label.queryLabels#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelQueryLabelsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelQueryLabelsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.queryLabels#output.schema"}
+	for v4, v5 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *LabelQueryLabelsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -161,6 +161,25 @@ func (x *LabelSubscribeLabelsLabels) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.label.subscribeLabels#labels
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelSubscribeLabelsLabels) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelSubscribeLabelsLabels) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.label.subscribeLabels#labels"}
+	for v4, v5 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetSeq returns x.Seq, or its zero value if x is nil.
 func (x *LabelSubscribeLabelsLabels) GetSeq() int64 {
 	if x == nil {
@@ -256,6 +275,18 @@ func (x LabelSubscribeLabelsInfo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelSubscribeLabelsInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.label.subscribeLabels#info
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelSubscribeLabelsInfo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelSubscribeLabelsInfo) ValidateLex(path string) error {
+	return nil
 }
 
 // GetName returns x.Name, or its zero value if x is nil.

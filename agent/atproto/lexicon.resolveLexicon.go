@@ -108,6 +108,27 @@ func (x *LexiconResolveLexiconOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.lexicon.resolveLexicon#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *LexiconResolveLexiconOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LexiconResolveLexiconOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.lexicon.resolveLexicon#output.schema"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "schema"), x.Schema != nil)
+	c.Nested(lex.Join(path, "schema"), x.Schema)
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetCID returns x.CID, or its zero value if x is nil.
 func (x *LexiconResolveLexiconOutput) GetCID() string {
 	if x == nil {

@@ -75,6 +75,18 @@ func (x *LexiconSchema) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.lexicon.schema (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *LexiconSchema) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LexiconSchema) ValidateLex(path string) error {
+	return nil
+}
+
 // GetLexicon returns x.Lexicon, or its zero value if x is nil.
 func (x *LexiconSchema) GetLexicon() int64 {
 	if x == nil {

@@ -130,6 +130,32 @@ func (x *ModerationCreateReportInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.moderation.createReport#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCreateReportInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCreateReportInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.moderation.createReport#input.schema"}
+	if x.Reason != nil {
+		c.String(lex.Join(path, "reason"), *x.Reason, lex.StringRules{
+			MaxGraphemes: 2000,
+			MaxLength:    20000,
+		})
+	}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.Nested(lex.Join(path, "modTool"), x.ModTool)
+	return c.Err()
+}
+
 // GetReasonType returns x.ReasonType, or its zero value if x is nil.
 func (x *ModerationCreateReportInput) GetReasonType() ModerationDefsReasonType {
 	if x == nil {
@@ -291,6 +317,33 @@ func (x *ModerationCreateReportOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.moderation.createReport#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCreateReportOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCreateReportOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.moderation.createReport#output.schema"}
+	if x.Reason != nil {
+		c.String(lex.Join(path, "reason"), *x.Reason, lex.StringRules{
+			MaxGraphemes: 2000,
+			MaxLength:    20000,
+		})
+	}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.String(lex.Join(path, "reportedBy"), x.ReportedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ModerationCreateReportOutput) GetID() int64 {
 	if x == nil {
@@ -435,6 +488,23 @@ func (x ModerationCreateReportModTool) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationCreateReportModTool) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.moderation.createReport#modTool
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCreateReportModTool) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCreateReportModTool) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.moderation.createReport#modTool"}
+	c.Nested(lex.Join(path, "meta"), x.Meta)
+	return c.Err()
 }
 
 // GetName returns x.Name, or its zero value if x is nil.

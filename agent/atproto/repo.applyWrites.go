@@ -63,7 +63,7 @@ type RepoApplyWritesInput struct {
 	Repo string `json:"repo"`
 	// Can be set to 'false' to skip Lexicon schema validation of record data across all
 	// operations, 'true' to require it, or leave unset to validate only for known Lexicons.
-	Validate *bool `json:"validate"`
+	Validate_ *bool `json:"validate"`
 	// Required.
 	Writes []RepoApplyWritesInput_Writes `json:"writes"`
 	// If provided, the entire operation will fail if the current repo commit CID does not match
@@ -90,9 +90,9 @@ func (x *RepoApplyWritesInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.repo.applyWrites#input.schema", typed)
 	e.Field("repo")
 	e.String(x.Repo)
-	if x.Validate != nil {
+	if x.Validate_ != nil {
 		e.Field("validate")
-		e.Bool(*x.Validate)
+		e.Bool(*x.Validate_)
 	}
 	e.Field("writes")
 	e.BeginArray()
@@ -125,7 +125,7 @@ func (x *RepoApplyWritesInput) DecodeLex(d *lex.Decoder) {
 			}
 		case "validate":
 			if !d.Null() {
-				x.Validate = lex.Ptr(d.Bool())
+				x.Validate_ = lex.Ptr(d.Bool())
 			}
 		case "writes":
 			if !d.Null() {
@@ -159,6 +159,29 @@ func (x *RepoApplyWritesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#input.schema"}
+	c.String(lex.Join(path, "repo"), x.Repo, lex.StringRules{Format: "at-identifier"})
+	for v3, v4 := range x.Writes {
+		c.Nested(lex.Index(lex.Join(path, "writes"), v3), v4)
+	}
+	if x.SwapCommit != nil {
+		c.String(lex.Join(path, "swapCommit"), *x.SwapCommit, lex.StringRules{Format: "cid"})
+	}
+	return c.Err()
+}
+
 // GetRepo returns x.Repo, or its zero value if x is nil.
 func (x *RepoApplyWritesInput) GetRepo() string {
 	if x == nil {
@@ -167,10 +190,10 @@ func (x *RepoApplyWritesInput) GetRepo() string {
 	return x.Repo
 }
 
-// GetValidate returns x.Validate, or its zero value if x or x.Validate is nil.
-func (x *RepoApplyWritesInput) GetValidate() bool {
-	if x != nil && x.Validate != nil {
-		return *x.Validate
+// GetValidate_ returns x.Validate_, or its zero value if x or x.Validate_ is nil.
+func (x *RepoApplyWritesInput) GetValidate_() bool {
+	if x != nil && x.Validate_ != nil {
+		return *x.Validate_
 	}
 	return false
 }
@@ -265,8 +288,8 @@ func (x *RepoApplyWritesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Results != nil {
 		e.Field("results")
 		e.BeginArray()
-		for _, v3 := range x.Results {
-			encodeRepoApplyWritesOutput_Results(e, v3)
+		for _, v5 := range x.Results {
+			encodeRepoApplyWritesOutput_Results(e, v5)
 		}
 		e.EndArray()
 	}
@@ -287,19 +310,19 @@ func (x *RepoApplyWritesOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "commit":
 			if !d.Null() {
-				v4 := new(RepoDefsCommitMeta)
-				v4.DecodeLex(d)
-				x.Commit = v4
+				v6 := new(RepoDefsCommitMeta)
+				v6.DecodeLex(d)
+				x.Commit = v6
 			}
 		case "results":
 			if !d.Null() {
-				v5 := []RepoApplyWritesOutput_Results{}
+				v7 := []RepoApplyWritesOutput_Results{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 = append(v5, decodeRepoApplyWritesOutput_Results(d))
+						v7 = append(v7, decodeRepoApplyWritesOutput_Results(d))
 					}
 				}
-				x.Results = v5
+				x.Results = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -317,6 +340,26 @@ func (x RepoApplyWritesOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoApplyWritesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#output.schema"}
+	c.Nested(lex.Join(path, "commit"), x.Commit)
+	for v8, v9 := range x.Results {
+		c.Nested(lex.Index(lex.Join(path, "results"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetCommit returns x.Commit, or its zero value if x is nil.
@@ -456,6 +499,31 @@ func (x *RepoApplyWritesCreate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#create (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesCreate) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesCreate) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#create"}
+	c.String(lex.Join(path, "collection"), x.Collection, lex.StringRules{Format: "nsid"})
+	if x.Rkey != nil {
+		c.String(lex.Join(path, "rkey"), *x.Rkey, lex.StringRules{
+			Format:    "record-key",
+			MaxLength: 512,
+		})
+	}
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	return c.Err()
+}
+
 // GetCollection returns x.Collection, or its zero value if x is nil.
 func (x *RepoApplyWritesCreate) GetCollection() string {
 	if x == nil {
@@ -561,6 +629,26 @@ func (x *RepoApplyWritesUpdate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#update (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesUpdate) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesUpdate) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#update"}
+	c.String(lex.Join(path, "collection"), x.Collection, lex.StringRules{Format: "nsid"})
+	c.String(lex.Join(path, "rkey"), x.Rkey, lex.StringRules{Format: "record-key"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	return c.Err()
+}
+
 // GetCollection returns x.Collection, or its zero value if x is nil.
 func (x *RepoApplyWritesUpdate) GetCollection() string {
 	if x == nil {
@@ -654,6 +742,24 @@ func (x RepoApplyWritesDelete) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoApplyWritesDelete) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#delete (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesDelete) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesDelete) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#delete"}
+	c.String(lex.Join(path, "collection"), x.Collection, lex.StringRules{Format: "nsid"})
+	c.String(lex.Join(path, "rkey"), x.Rkey, lex.StringRules{Format: "record-key"})
+	return c.Err()
 }
 
 // GetCollection returns x.Collection, or its zero value if x is nil.
@@ -761,6 +867,24 @@ func (x RepoApplyWritesCreateResult) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoApplyWritesCreateResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#createResult
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesCreateResult) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesCreateResult) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#createResult"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -878,6 +1002,24 @@ func (x *RepoApplyWritesUpdateResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#updateResult
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesUpdateResult) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesUpdateResult) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.applyWrites#updateResult"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *RepoApplyWritesUpdateResult) GetURI() string {
 	if x == nil {
@@ -954,6 +1096,18 @@ func (x RepoApplyWritesDeleteResult) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoApplyWritesDeleteResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.applyWrites#deleteResult
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoApplyWritesDeleteResult) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoApplyWritesDeleteResult) ValidateLex(path string) error {
+	return nil
 }
 
 func init() {

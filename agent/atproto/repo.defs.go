@@ -75,6 +75,24 @@ func (x *RepoDefsCommitMeta) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.defs#commitMeta (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoDefsCommitMeta) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoDefsCommitMeta) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.defs#commitMeta"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "rev"), x.Rev, lex.StringRules{Format: "tid"})
+	return c.Err()
+}
+
 // GetCID returns x.CID, or its zero value if x is nil.
 func (x *RepoDefsCommitMeta) GetCID() string {
 	if x == nil {

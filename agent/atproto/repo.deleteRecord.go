@@ -111,6 +111,31 @@ func (x *RepoDeleteRecordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.deleteRecord#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoDeleteRecordInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoDeleteRecordInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.deleteRecord#input.schema"}
+	c.String(lex.Join(path, "repo"), x.Repo, lex.StringRules{Format: "at-identifier"})
+	c.String(lex.Join(path, "collection"), x.Collection, lex.StringRules{Format: "nsid"})
+	c.String(lex.Join(path, "rkey"), x.Rkey, lex.StringRules{Format: "record-key"})
+	if x.SwapRecord != nil {
+		c.String(lex.Join(path, "swapRecord"), *x.SwapRecord, lex.StringRules{Format: "cid"})
+	}
+	if x.SwapCommit != nil {
+		c.String(lex.Join(path, "swapCommit"), *x.SwapCommit, lex.StringRules{Format: "cid"})
+	}
+	return c.Err()
+}
+
 // GetRepo returns x.Repo, or its zero value if x is nil.
 func (x *RepoDeleteRecordInput) GetRepo() string {
 	if x == nil {
@@ -214,6 +239,23 @@ func (x RepoDeleteRecordOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoDeleteRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.deleteRecord#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoDeleteRecordOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoDeleteRecordOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.deleteRecord#output.schema"}
+	c.Nested(lex.Join(path, "commit"), x.Commit)
+	return c.Err()
 }
 
 // GetCommit returns x.Commit, or its zero value if x is nil.

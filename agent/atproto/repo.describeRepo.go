@@ -131,6 +131,29 @@ func (x *RepoDescribeRepoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.describeRepo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoDescribeRepoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoDescribeRepoOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.describeRepo#output.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "didDoc"), x.DIDDoc != nil)
+	c.Nested(lex.Join(path, "didDoc"), x.DIDDoc)
+	for v3, v4 := range x.Collections {
+		c.String(lex.Index(lex.Join(path, "collections"), v3), v4, lex.StringRules{Format: "nsid"})
+	}
+	return c.Err()
+}
+
 // GetHandle returns x.Handle, or its zero value if x is nil.
 func (x *RepoDescribeRepoOutput) GetHandle() string {
 	if x == nil {

@@ -121,6 +121,26 @@ func (x *RepoListMissingBlobsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.repo.listMissingBlobs#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *RepoListMissingBlobsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoListMissingBlobsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.listMissingBlobs#output.schema"}
+	for v4, v5 := range x.Blobs {
+		c.Nested(lex.Index(lex.Join(path, "blobs"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *RepoListMissingBlobsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -241,6 +261,24 @@ func (x RepoListMissingBlobsRecordBlob) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoListMissingBlobsRecordBlob) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.listMissingBlobs#recordBlob
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoListMissingBlobsRecordBlob) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoListMissingBlobsRecordBlob) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.listMissingBlobs#recordBlob"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "recordUri"), x.RecordURI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetCID returns x.CID, or its zero value if x is nil.

@@ -23,7 +23,7 @@ type RepoPutRecordInput struct {
 	Rkey string `json:"rkey"`
 	// Can be set to 'false' to skip Lexicon schema validation of record data, 'true' to require
 	// it, or leave unset to validate only for known Lexicons.
-	Validate *bool `json:"validate"`
+	Validate_ *bool `json:"validate"`
 	// The record to write. Required.
 	Record lex.Object `json:"record"`
 	// Compare and swap with the previous record by CID. WARNING: nullable and optional field;
@@ -57,9 +57,9 @@ func (x *RepoPutRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Collection)
 	e.Field("rkey")
 	e.String(x.Rkey)
-	if x.Validate != nil {
+	if x.Validate_ != nil {
 		e.Field("validate")
-		e.Bool(*x.Validate)
+		e.Bool(*x.Validate_)
 	}
 	if x.Record != nil {
 		e.Field("record")
@@ -106,7 +106,7 @@ func (x *RepoPutRecordInput) DecodeLex(d *lex.Decoder) {
 			}
 		case "validate":
 			if !d.Null() {
-				x.Validate = lex.Ptr(d.Bool())
+				x.Validate_ = lex.Ptr(d.Bool())
 			}
 		case "record":
 			if !d.Null() {
@@ -143,6 +143,36 @@ func (x *RepoPutRecordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.putRecord#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoPutRecordInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoPutRecordInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.putRecord#input.schema"}
+	c.String(lex.Join(path, "repo"), x.Repo, lex.StringRules{Format: "at-identifier"})
+	c.String(lex.Join(path, "collection"), x.Collection, lex.StringRules{Format: "nsid"})
+	c.String(lex.Join(path, "rkey"), x.Rkey, lex.StringRules{
+		Format:    "record-key",
+		MaxLength: 512,
+	})
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	if x.SwapRecord != nil && x.SwapRecord.Valid {
+		c.String(lex.Join(path, "swapRecord"), x.SwapRecord.Value, lex.StringRules{Format: "cid"})
+	}
+	if x.SwapCommit != nil {
+		c.String(lex.Join(path, "swapCommit"), *x.SwapCommit, lex.StringRules{Format: "cid"})
+	}
+	return c.Err()
+}
+
 // GetRepo returns x.Repo, or its zero value if x is nil.
 func (x *RepoPutRecordInput) GetRepo() string {
 	if x == nil {
@@ -167,10 +197,10 @@ func (x *RepoPutRecordInput) GetRkey() string {
 	return x.Rkey
 }
 
-// GetValidate returns x.Validate, or its zero value if x or x.Validate is nil.
-func (x *RepoPutRecordInput) GetValidate() bool {
-	if x != nil && x.Validate != nil {
-		return *x.Validate
+// GetValidate_ returns x.Validate_, or its zero value if x or x.Validate_ is nil.
+func (x *RepoPutRecordInput) GetValidate_() bool {
+	if x != nil && x.Validate_ != nil {
+		return *x.Validate_
 	}
 	return false
 }
@@ -299,6 +329,25 @@ func (x RepoPutRecordOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RepoPutRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.repo.putRecord#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoPutRecordOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoPutRecordOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.putRecord#output.schema"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Nested(lex.Join(path, "commit"), x.Commit)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

@@ -80,6 +80,23 @@ func (x *RepoUploadBlobOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.repo.uploadBlob#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *RepoUploadBlobOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RepoUploadBlobOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.repo.uploadBlob#output.schema"}
+	c.Required(lex.Join(path, "blob"), x.Blob != nil)
+	return c.Err()
+}
+
 // GetBlob returns x.Blob, or its zero value if x is nil.
 func (x *RepoUploadBlobOutput) GetBlob() *lex.Blob {
 	if x == nil {

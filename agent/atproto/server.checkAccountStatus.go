@@ -152,6 +152,24 @@ func (x *ServerCheckAccountStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.checkAccountStatus#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCheckAccountStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCheckAccountStatusOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.checkAccountStatus#output.schema"}
+	c.String(lex.Join(path, "repoCommit"), x.RepoCommit, lex.StringRules{Format: "cid"})
+	return c.Err()
+}
+
 // GetActivated returns x.Activated, or its zero value if x is nil.
 func (x *ServerCheckAccountStatusOutput) GetActivated() bool {
 	if x == nil {

@@ -83,6 +83,18 @@ func (x *ServerConfirmEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.confirmEmail#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerConfirmEmailInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerConfirmEmailInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *ServerConfirmEmailInput) GetEmail() string {
 	if x == nil {

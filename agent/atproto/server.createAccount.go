@@ -154,6 +154,27 @@ func (x *ServerCreateAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.createAccount#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateAccountInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateAccountInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createAccount#input.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.DID != nil {
+		c.String(lex.Join(path, "did"), *x.DID, lex.StringRules{Format: "did"})
+	}
+	c.Nested(lex.Join(path, "plcOp"), x.PLCOp)
+	return c.Err()
+}
+
 // GetEmail returns x.Email, or its zero value if x or x.Email is nil.
 func (x *ServerCreateAccountInput) GetEmail() string {
 	if x != nil && x.Email != nil {
@@ -321,6 +342,26 @@ func (x ServerCreateAccountOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerCreateAccountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.createAccount#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateAccountOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateAccountOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createAccount#output.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "didDoc"), x.DIDDoc)
+	return c.Err()
 }
 
 // GetAccessJWT returns x.AccessJWT, or its zero value if x is nil.

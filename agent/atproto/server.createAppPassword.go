@@ -87,6 +87,19 @@ func (x *ServerCreateAppPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.createAppPassword#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateAppPasswordInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateAppPasswordInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *ServerCreateAppPasswordInput) GetName() string {
 	if x == nil {
@@ -226,6 +239,24 @@ func (x ServerCreateAppPasswordAppPassword) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerCreateAppPasswordAppPassword) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.createAppPassword#appPassword (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateAppPasswordAppPassword) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateAppPasswordAppPassword) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createAppPassword#appPassword"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetName returns x.Name, or its zero value if x is nil.

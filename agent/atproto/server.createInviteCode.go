@@ -86,6 +86,26 @@ func (x *ServerCreateInviteCodeInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.createInviteCode#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateInviteCodeInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateInviteCodeInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createInviteCode#input.schema"}
+	if x.ForAccount != nil {
+		c.String(lex.Join(path, "forAccount"), *x.ForAccount, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetUseCount returns x.UseCount, or its zero value if x is nil.
 func (x *ServerCreateInviteCodeInput) GetUseCount() int64 {
 	if x == nil {
@@ -163,6 +183,19 @@ func (x ServerCreateInviteCodeOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerCreateInviteCodeOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.createInviteCode#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateInviteCodeOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateInviteCodeOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetCode returns x.Code, or its zero value if x is nil.

@@ -103,6 +103,26 @@ func (x *ServerCreateInviteCodesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.createInviteCodes#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateInviteCodesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateInviteCodesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createInviteCodes#input.schema"}
+	for v3, v4 := range x.ForAccounts {
+		c.String(lex.Index(lex.Join(path, "forAccounts"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetCodeCount returns x.CodeCount, or its zero value if x is nil.
 func (x *ServerCreateInviteCodesInput) GetCodeCount() int64 {
 	if x == nil {
@@ -153,8 +173,8 @@ func (x *ServerCreateInviteCodesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.createInviteCodes#output.schema", typed)
 	e.Field("codes")
 	e.BeginArray()
-	for _, v3 := range x.Codes {
-		v3.EncodeLex(e, false)
+	for _, v5 := range x.Codes {
+		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -174,15 +194,15 @@ func (x *ServerCreateInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "codes":
 			if !d.Null() {
-				v4 := []*ServerCreateInviteCodesAccountCodes{}
+				v6 := []*ServerCreateInviteCodesAccountCodes{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 := new(ServerCreateInviteCodesAccountCodes)
-						v5.DecodeLex(d)
-						v4 = append(v4, v5)
+						v7 := new(ServerCreateInviteCodesAccountCodes)
+						v7.DecodeLex(d)
+						v6 = append(v6, v7)
 					}
 				}
-				x.Codes = v4
+				x.Codes = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -200,6 +220,26 @@ func (x ServerCreateInviteCodesOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerCreateInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.createInviteCodes#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateInviteCodesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateInviteCodesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.createInviteCodes#output.schema"}
+	for v8, v9 := range x.Codes {
+		c.Nested(lex.Index(lex.Join(path, "codes"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetCodes returns x.Codes, or its zero value if x is nil.
@@ -264,8 +304,8 @@ func (x *ServerCreateInviteCodesAccountCodes) EncodeLex(e *lex.Encoder, typed bo
 	e.String(x.Account)
 	e.Field("codes")
 	e.BeginArray()
-	for _, v6 := range x.Codes {
-		e.String(v6)
+	for _, v10 := range x.Codes {
+		e.String(v10)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -289,13 +329,13 @@ func (x *ServerCreateInviteCodesAccountCodes) DecodeLex(d *lex.Decoder) {
 			}
 		case "codes":
 			if !d.Null() {
-				v7 := []string{}
+				v11 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 = append(v7, d.String())
+						v11 = append(v11, d.String())
 					}
 				}
-				x.Codes = v7
+				x.Codes = v11
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -313,6 +353,19 @@ func (x ServerCreateInviteCodesAccountCodes) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerCreateInviteCodesAccountCodes) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.createInviteCodes#accountCodes (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerCreateInviteCodesAccountCodes) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerCreateInviteCodesAccountCodes) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAccount returns x.Account, or its zero value if x is nil.

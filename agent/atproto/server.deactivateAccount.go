@@ -79,6 +79,26 @@ func (x *ServerDeactivateAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.deactivateAccount#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerDeactivateAccountInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDeactivateAccountInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.deactivateAccount#input.schema"}
+	if x.DeleteAfter != nil {
+		c.String(lex.Join(path, "deleteAfter"), *x.DeleteAfter, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetDeleteAfter returns x.DeleteAfter, or its zero value if x or x.DeleteAfter is nil.
 func (x *ServerDeactivateAccountInput) GetDeleteAfter() string {
 	if x != nil && x.DeleteAfter != nil {

@@ -127,6 +127,26 @@ func (x *ServerDefsInviteCode) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.defs#inviteCode (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerDefsInviteCode) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDefsInviteCode) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.defs#inviteCode"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	for v4, v5 := range x.Uses {
+		c.Nested(lex.Index(lex.Join(path, "uses"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCode returns x.Code, or its zero value if x is nil.
 func (x *ServerDefsInviteCode) GetCode() string {
 	if x == nil {
@@ -251,6 +271,24 @@ func (x ServerDefsInviteCodeUse) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerDefsInviteCodeUse) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.server.defs#inviteCodeUse
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerDefsInviteCodeUse) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDefsInviteCodeUse) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.defs#inviteCodeUse"}
+	c.String(lex.Join(path, "usedBy"), x.UsedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "usedAt"), x.UsedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetUsedBy returns x.UsedBy, or its zero value if x is nil.

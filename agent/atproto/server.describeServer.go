@@ -151,6 +151,26 @@ func (x *ServerDescribeServerOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.describeServer#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerDescribeServerOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDescribeServerOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.describeServer#output.schema"}
+	c.Nested(lex.Join(path, "links"), x.Links)
+	c.Nested(lex.Join(path, "contact"), x.Contact)
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetInviteCodeRequired returns x.InviteCodeRequired, or its zero value if x or x.InviteCodeRequired is nil.
 func (x *ServerDescribeServerOutput) GetInviteCodeRequired() bool {
 	if x != nil && x.InviteCodeRequired != nil {
@@ -290,6 +310,28 @@ func (x *ServerDescribeServerLinks) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.describeServer#links
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerDescribeServerLinks) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDescribeServerLinks) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.describeServer#links"}
+	if x.PrivacyPolicy != nil {
+		c.String(lex.Join(path, "privacyPolicy"), *x.PrivacyPolicy, lex.StringRules{Format: "uri"})
+	}
+	if x.TermsOfService != nil {
+		c.String(lex.Join(path, "termsOfService"), *x.TermsOfService, lex.StringRules{Format: "uri"})
+	}
+	return c.Err()
+}
+
 // GetPrivacyPolicy returns x.PrivacyPolicy, or its zero value if x or x.PrivacyPolicy is nil.
 func (x *ServerDescribeServerLinks) GetPrivacyPolicy() string {
 	if x != nil && x.PrivacyPolicy != nil {
@@ -367,6 +409,18 @@ func (x ServerDescribeServerContact) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerDescribeServerContact) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.server.describeServer#contact
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerDescribeServerContact) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerDescribeServerContact) ValidateLex(path string) error {
+	return nil
 }
 
 // GetEmail returns x.Email, or its zero value if x or x.Email is nil.

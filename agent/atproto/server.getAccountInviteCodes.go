@@ -113,6 +113,26 @@ func (x *ServerGetAccountInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.getAccountInviteCodes#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerGetAccountInviteCodesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerGetAccountInviteCodesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.getAccountInviteCodes#output.schema"}
+	for v4, v5 := range x.Codes {
+		c.Nested(lex.Index(lex.Join(path, "codes"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCodes returns x.Codes, or its zero value if x is nil.
 func (x *ServerGetAccountInviteCodesOutput) GetCodes() []*ServerDefsInviteCode {
 	if x == nil {

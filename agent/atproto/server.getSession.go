@@ -168,6 +168,25 @@ func (x *ServerGetSessionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.getSession#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerGetSessionOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerGetSessionOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.getSession#output.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "didDoc"), x.DIDDoc)
+	return c.Err()
+}
+
 // GetHandle returns x.Handle, or its zero value if x is nil.
 func (x *ServerGetSessionOutput) GetHandle() string {
 	if x == nil {

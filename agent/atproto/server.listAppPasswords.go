@@ -100,6 +100,26 @@ func (x *ServerListAppPasswordsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.listAppPasswords#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerListAppPasswordsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerListAppPasswordsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.listAppPasswords#output.schema"}
+	for v4, v5 := range x.Passwords {
+		c.Nested(lex.Index(lex.Join(path, "passwords"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetPasswords returns x.Passwords, or its zero value if x is nil.
 func (x *ServerListAppPasswordsOutput) GetPasswords() []*ServerListAppPasswordsAppPassword {
 	if x == nil {
@@ -216,6 +236,24 @@ func (x ServerListAppPasswordsAppPassword) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerListAppPasswordsAppPassword) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.listAppPasswords#appPassword (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerListAppPasswordsAppPassword) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerListAppPasswordsAppPassword) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.listAppPasswords#appPassword"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetName returns x.Name, or its zero value if x is nil.

@@ -76,6 +76,19 @@ func (x *ServerRequestEmailUpdateOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.requestEmailUpdate#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerRequestEmailUpdateOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerRequestEmailUpdateOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetTokenRequired returns x.TokenRequired, or its zero value if x is nil.
 func (x *ServerRequestEmailUpdateOutput) GetTokenRequired() bool {
 	if x == nil {

@@ -76,6 +76,19 @@ func (x *ServerRequestPasswordResetInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.requestPasswordReset#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerRequestPasswordResetInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerRequestPasswordResetInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *ServerRequestPasswordResetInput) GetEmail() string {
 	if x == nil {

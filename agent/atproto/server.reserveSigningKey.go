@@ -78,6 +78,26 @@ func (x *ServerReserveSigningKeyInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.reserveSigningKey#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerReserveSigningKeyInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerReserveSigningKeyInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.server.reserveSigningKey#input.schema"}
+	if x.DID != nil {
+		c.String(lex.Join(path, "did"), *x.DID, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x or x.DID is nil.
 func (x *ServerReserveSigningKeyInput) GetDID() string {
 	if x != nil && x.DID != nil {
@@ -147,6 +167,19 @@ func (x ServerReserveSigningKeyOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerReserveSigningKeyOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.server.reserveSigningKey#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerReserveSigningKeyOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerReserveSigningKeyOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetSigningKey returns x.SigningKey, or its zero value if x is nil.

@@ -83,6 +83,18 @@ func (x *ServerResetPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.server.resetPassword#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerResetPasswordInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerResetPasswordInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetToken returns x.Token, or its zero value if x is nil.
 func (x *ServerResetPasswordInput) GetToken() string {
 	if x == nil {

@@ -76,6 +76,19 @@ func (x *ServerRevokeAppPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.server.revokeAppPassword#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ServerRevokeAppPasswordInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerRevokeAppPasswordInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *ServerRevokeAppPasswordInput) GetName() string {
 	if x == nil {

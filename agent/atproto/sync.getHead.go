@@ -86,6 +86,23 @@ func (x *SyncGetHeadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.getHead#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncGetHeadOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncGetHeadOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.getHead#output.schema"}
+	c.String(lex.Join(path, "root"), x.Root, lex.StringRules{Format: "cid"})
+	return c.Err()
+}
+
 // GetRoot returns x.Root, or its zero value if x is nil.
 func (x *SyncGetHeadOutput) GetRoot() string {
 	if x == nil {

@@ -117,6 +117,18 @@ func (x *SyncGetHostStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.getHostStatus#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncGetHostStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncGetHostStatusOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetHostname returns x.Hostname, or its zero value if x is nil.
 func (x *SyncGetHostStatusOutput) GetHostname() string {
 	if x == nil {

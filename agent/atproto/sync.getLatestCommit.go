@@ -95,6 +95,25 @@ func (x *SyncGetLatestCommitOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.sync.getLatestCommit#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SyncGetLatestCommitOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncGetLatestCommitOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.getLatestCommit#output.schema"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "rev"), x.Rev, lex.StringRules{Format: "tid"})
+	return c.Err()
+}
+
 // GetCID returns x.CID, or its zero value if x is nil.
 func (x *SyncGetLatestCommitOutput) GetCID() string {
 	if x == nil {

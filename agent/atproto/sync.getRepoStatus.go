@@ -139,6 +139,26 @@ func (x *SyncGetRepoStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.getRepoStatus#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncGetRepoStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncGetRepoStatusOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.getRepoStatus#output.schema"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	if x.Rev != nil {
+		c.String(lex.Join(path, "rev"), *x.Rev, lex.StringRules{Format: "tid"})
+	}
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *SyncGetRepoStatusOutput) GetDID() string {
 	if x == nil {

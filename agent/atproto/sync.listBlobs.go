@@ -122,6 +122,25 @@ func (x *SyncListBlobsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.listBlobs#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListBlobsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListBlobsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listBlobs#output.schema"}
+	for v3, v4 := range x.Cids {
+		c.String(lex.Index(lex.Join(path, "cids"), v3), v4, lex.StringRules{Format: "cid"})
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SyncListBlobsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -120,6 +120,25 @@ func (x *SyncListHostsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.listHosts#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListHostsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListHostsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listHosts#output.schema"}
+	for v4, v5 := range x.Hosts {
+		c.Nested(lex.Index(lex.Join(path, "hosts"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SyncListHostsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -261,6 +280,18 @@ func (x SyncListHostsHost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncListHostsHost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.listHosts#host (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListHostsHost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListHostsHost) ValidateLex(path string) error {
+	return nil
 }
 
 // GetHostname returns x.Hostname, or its zero value if x is nil.

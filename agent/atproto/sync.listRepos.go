@@ -119,6 +119,25 @@ func (x *SyncListReposOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.listRepos#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListReposOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListReposOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listRepos#output.schema"}
+	for v4, v5 := range x.Repos {
+		c.Nested(lex.Index(lex.Join(path, "repos"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SyncListReposOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -291,6 +310,25 @@ func (x SyncListReposRepo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncListReposRepo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.listRepos#repo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListReposRepo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListReposRepo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listRepos#repo"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "head"), x.Head, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "rev"), x.Rev, lex.StringRules{Format: "tid"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.

@@ -122,6 +122,26 @@ func (x *SyncListReposByCollectionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.sync.listReposByCollection#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SyncListReposByCollectionOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListReposByCollectionOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listReposByCollection#output.schema"}
+	for v4, v5 := range x.Repos {
+		c.Nested(lex.Index(lex.Join(path, "repos"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SyncListReposByCollectionOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -235,6 +255,23 @@ func (x SyncListReposByCollectionRepo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncListReposByCollectionRepo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.listReposByCollection#repo
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncListReposByCollectionRepo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncListReposByCollectionRepo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.listReposByCollection#repo"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.

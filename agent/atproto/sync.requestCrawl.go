@@ -75,6 +75,18 @@ func (x *SyncRequestCrawlInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.requestCrawl#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncRequestCrawlInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncRequestCrawlInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetHostname returns x.Hostname, or its zero value if x is nil.
 func (x *SyncRequestCrawlInput) GetHostname() string {
 	if x == nil {

@@ -310,6 +310,33 @@ func (x *SyncSubscribeReposCommit) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#commit
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposCommit) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposCommit) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.subscribeRepos#commit"}
+	c.String(lex.Join(path, "repo"), x.Repo, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "rev"), x.Rev, lex.StringRules{Format: "tid"})
+	if x.Since.Valid {
+		c.String(lex.Join(path, "since"), x.Since.Value, lex.StringRules{Format: "tid"})
+	}
+	c.Len(lex.Join(path, "blocks"), len(x.Blocks), 0, 2000000)
+	c.Len(lex.Join(path, "ops"), len(x.Ops), 0, 200)
+	for v10, v11 := range x.Ops {
+		c.Nested(lex.Index(lex.Join(path, "ops"), v10), v11)
+	}
+	c.String(lex.Join(path, "time"), x.Time, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetSeq returns x.Seq, or its zero value if x is nil.
 func (x *SyncSubscribeReposCommit) GetSeq() int64 {
 	if x == nil {
@@ -479,9 +506,9 @@ func (x *SyncSubscribeReposSync) DecodeLex(d *lex.Decoder) {
 			}
 		case "blocks":
 			if !d.Null() {
-				var v10 lex.Bytes
-				v10.DecodeLex(d)
-				x.Blocks = v10
+				var v14 lex.Bytes
+				v14.DecodeLex(d)
+				x.Blocks = v14
 			}
 		case "rev":
 			if !d.Null() {
@@ -507,6 +534,25 @@ func (x SyncSubscribeReposSync) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncSubscribeReposSync) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#sync
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposSync) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposSync) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.subscribeRepos#sync"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Len(lex.Join(path, "blocks"), len(x.Blocks), 0, 10000)
+	c.String(lex.Join(path, "time"), x.Time, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetSeq returns x.Seq, or its zero value if x is nil.
@@ -641,6 +687,27 @@ func (x SyncSubscribeReposIdentity) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncSubscribeReposIdentity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#identity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposIdentity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposIdentity) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.subscribeRepos#identity"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "time"), x.Time, lex.StringRules{Format: "datetime"})
+	if x.Handle != nil {
+		c.String(lex.Join(path, "handle"), *x.Handle, lex.StringRules{Format: "handle"})
+	}
+	return c.Err()
 }
 
 // GetSeq returns x.Seq, or its zero value if x is nil.
@@ -797,6 +864,24 @@ func (x *SyncSubscribeReposAccount) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#account
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposAccount) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposAccount) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.sync.subscribeRepos#account"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "time"), x.Time, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetSeq returns x.Seq, or its zero value if x is nil.
 func (x *SyncSubscribeReposAccount) GetSeq() int64 {
 	if x == nil {
@@ -918,6 +1003,18 @@ func (x *SyncSubscribeReposInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#info
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposInfo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposInfo) ValidateLex(path string) error {
+	return nil
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *SyncSubscribeReposInfo) GetName() SyncSubscribeReposInfo_Name {
 	if x == nil {
@@ -1021,18 +1118,18 @@ func (x *SyncSubscribeReposRepoOp) DecodeLex(d *lex.Decoder) {
 			if d.Null() {
 				x.CID = lex.Nullable[lex.CIDLink]{}
 			} else {
-				var v11 lex.CIDLink
-				v11.DecodeLex(d)
+				var v15 lex.CIDLink
+				v15.DecodeLex(d)
 				x.CID = lex.Nullable[lex.CIDLink]{
 					Valid: true,
-					Value: v11,
+					Value: v15,
 				}
 			}
 		case "prev":
 			if !d.Null() {
-				var v12 lex.CIDLink
-				v12.DecodeLex(d)
-				x.Prev = lex.Ptr(v12)
+				var v16 lex.CIDLink
+				v16.DecodeLex(d)
+				x.Prev = lex.Ptr(v16)
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1050,6 +1147,18 @@ func (x SyncSubscribeReposRepoOp) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SyncSubscribeReposRepoOp) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#repoOp
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SyncSubscribeReposRepoOp) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SyncSubscribeReposRepoOp) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAction returns x.Action, or its zero value if x is nil.

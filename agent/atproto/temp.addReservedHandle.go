@@ -76,6 +76,19 @@ func (x *TempAddReservedHandleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.addReservedHandle#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempAddReservedHandleInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempAddReservedHandleInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetHandle returns x.Handle, or its zero value if x is nil.
 func (x *TempAddReservedHandleInput) GetHandle() string {
 	if x == nil {
@@ -137,6 +150,19 @@ func (x TempAddReservedHandleOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *TempAddReservedHandleOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.temp.addReservedHandle#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempAddReservedHandleOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempAddReservedHandleOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // TempAddReservedHandle calls the procedure com.atproto.temp.addReservedHandle. Add a handle

@@ -132,6 +132,26 @@ func (x *TempCheckHandleAvailabilityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.checkHandleAvailability#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempCheckHandleAvailabilityOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempCheckHandleAvailabilityOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.temp.checkHandleAvailability#output.schema"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.Required(lex.Join(path, "result"), x.Result != nil)
+	c.Nested(lex.Join(path, "result"), x.Result)
+	return c.Err()
+}
+
 // GetHandle returns x.Handle, or its zero value if x is nil.
 func (x *TempCheckHandleAvailabilityOutput) GetHandle() string {
 	if x == nil {
@@ -238,6 +258,19 @@ func (x *TempCheckHandleAvailabilityResultAvailable) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.checkHandleAvailability#resultAvailable (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempCheckHandleAvailabilityResultAvailable) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempCheckHandleAvailabilityResultAvailable) ValidateLex(path string) error {
+	return nil
+}
+
 // TempCheckHandleAvailabilityResultUnavailable is the object
 // com.atproto.temp.checkHandleAvailability#resultUnavailable. Indicates the provided handle
 // is unavailable and gives suggestions of available handles.
@@ -312,6 +345,26 @@ func (x TempCheckHandleAvailabilityResultUnavailable) MarshalJSON() ([]byte, err
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *TempCheckHandleAvailabilityResultUnavailable) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.temp.checkHandleAvailability#resultUnavailable (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempCheckHandleAvailabilityResultUnavailable) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempCheckHandleAvailabilityResultUnavailable) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.temp.checkHandleAvailability#resultUnavailable"}
+	for v4, v5 := range x.Suggestions {
+		c.Nested(lex.Index(lex.Join(path, "suggestions"), v4), v5)
+	}
+	return c.Err()
 }
 
 // GetSuggestions returns x.Suggestions, or its zero value if x is nil.
@@ -392,6 +445,24 @@ func (x TempCheckHandleAvailabilitySuggestion) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *TempCheckHandleAvailabilitySuggestion) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// com.atproto.temp.checkHandleAvailability#suggestion (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempCheckHandleAvailabilitySuggestion) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempCheckHandleAvailabilitySuggestion) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.temp.checkHandleAvailability#suggestion"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	return c.Err()
 }
 
 // GetHandle returns x.Handle, or its zero value if x is nil.

@@ -106,6 +106,19 @@ func (x *TempCheckSignupQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.checkSignupQueue#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempCheckSignupQueueOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempCheckSignupQueueOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetActivated returns x.Activated, or its zero value if x is nil.
 func (x *TempCheckSignupQueueOutput) GetActivated() bool {
 	if x == nil {

@@ -88,6 +88,19 @@ func (x *TempDereferenceScopeOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.dereferenceScope#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempDereferenceScopeOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempDereferenceScopeOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetScope returns x.Scope, or its zero value if x is nil.
 func (x *TempDereferenceScopeOutput) GetScope() string {
 	if x == nil {

@@ -109,6 +109,25 @@ func (x *TempFetchLabelsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.atproto.temp.fetchLabels#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *TempFetchLabelsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempFetchLabelsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.temp.fetchLabels#output.schema"}
+	for v4, v5 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetLabels returns x.Labels, or its zero value if x is nil.
 func (x *TempFetchLabelsOutput) GetLabels() []*LabelDefsLabel {
 	if x == nil {

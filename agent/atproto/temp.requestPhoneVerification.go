@@ -76,6 +76,19 @@ func (x *TempRequestPhoneVerificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.requestPhoneVerification#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempRequestPhoneVerificationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempRequestPhoneVerificationInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPhoneNumber returns x.PhoneNumber, or its zero value if x is nil.
 func (x *TempRequestPhoneVerificationInput) GetPhoneNumber() string {
 	if x == nil {

@@ -76,6 +76,24 @@ func (x *TempRevokeAccountCredentialsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// com.atproto.temp.revokeAccountCredentials#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *TempRevokeAccountCredentialsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TempRevokeAccountCredentialsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.atproto.temp.revokeAccountCredentials#input.schema"}
+	c.String(lex.Join(path, "account"), x.Account, lex.StringRules{Format: "at-identifier"})
+	return c.Err()
+}
+
 // GetAccount returns x.Account, or its zero value if x is nil.
 func (x *TempRevokeAccountCredentialsInput) GetAccount() string {
 	if x == nil {

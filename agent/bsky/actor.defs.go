@@ -192,6 +192,44 @@ func (x *ActorDefsProfileViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#profileViewBasic
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileViewBasic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileViewBasic) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#profileViewBasic"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	c.Nested(lex.Join(path, "associated"), x.Associated)
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	for v8, v9 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v8), v9)
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Nested(lex.Join(path, "verification"), x.Verification)
+	c.Nested(lex.Join(path, "status"), x.Status)
+	c.Nested(lex.Join(path, "debug"), x.Debug)
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ActorDefsProfileViewBasic) GetDID() string {
 	if x == nil {
@@ -370,8 +408,8 @@ func (x *ActorDefsProfileView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v8 := range x.Labels {
-			v8.EncodeLex(e, false)
+		for _, v10 := range x.Labels {
+			v10.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -428,9 +466,9 @@ func (x *ActorDefsProfileView) DecodeLex(d *lex.Decoder) {
 			}
 		case "associated":
 			if !d.Null() {
-				v9 := new(ActorDefsProfileAssociated)
-				v9.DecodeLex(d)
-				x.Associated = v9
+				v11 := new(ActorDefsProfileAssociated)
+				v11.DecodeLex(d)
+				x.Associated = v11
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -442,33 +480,33 @@ func (x *ActorDefsProfileView) DecodeLex(d *lex.Decoder) {
 			}
 		case "viewer":
 			if !d.Null() {
-				v10 := new(ActorDefsViewerState)
-				v10.DecodeLex(d)
-				x.Viewer = v10
+				v12 := new(ActorDefsViewerState)
+				v12.DecodeLex(d)
+				x.Viewer = v12
 			}
 		case "labels":
 			if !d.Null() {
-				v11 := []*atproto.LabelDefsLabel{}
+				v13 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v12 := new(atproto.LabelDefsLabel)
-						v12.DecodeLex(d)
-						v11 = append(v11, v12)
+						v14 := new(atproto.LabelDefsLabel)
+						v14.DecodeLex(d)
+						v13 = append(v13, v14)
 					}
 				}
-				x.Labels = v11
+				x.Labels = v13
 			}
 		case "verification":
 			if !d.Null() {
-				v13 := new(ActorDefsVerificationState)
-				v13.DecodeLex(d)
-				x.Verification = v13
+				v15 := new(ActorDefsVerificationState)
+				v15.DecodeLex(d)
+				x.Verification = v15
 			}
 		case "status":
 			if !d.Null() {
-				v14 := new(ActorDefsStatusView)
-				v14.DecodeLex(d)
-				x.Status = v14
+				v16 := new(ActorDefsStatusView)
+				v16.DecodeLex(d)
+				x.Status = v16
 			}
 		case "debug":
 			if !d.Null() {
@@ -490,6 +528,53 @@ func (x ActorDefsProfileView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsProfileView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#profileView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#profileView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 256,
+			MaxLength:    2560,
+		})
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	c.Nested(lex.Join(path, "associated"), x.Associated)
+	if x.IndexedAt != nil {
+		c.String(lex.Join(path, "indexedAt"), *x.IndexedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	for v17, v18 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v17), v18)
+	}
+	c.Nested(lex.Join(path, "verification"), x.Verification)
+	c.Nested(lex.Join(path, "status"), x.Status)
+	c.Nested(lex.Join(path, "debug"), x.Debug)
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -719,8 +804,8 @@ func (x *ActorDefsProfileViewDetailed) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v15 := range x.Labels {
-			v15.EncodeLex(e, false)
+		for _, v19 := range x.Labels {
+			v19.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -801,15 +886,15 @@ func (x *ActorDefsProfileViewDetailed) DecodeLex(d *lex.Decoder) {
 			}
 		case "associated":
 			if !d.Null() {
-				v16 := new(ActorDefsProfileAssociated)
-				v16.DecodeLex(d)
-				x.Associated = v16
+				v20 := new(ActorDefsProfileAssociated)
+				v20.DecodeLex(d)
+				x.Associated = v20
 			}
 		case "joinedViaStarterPack":
 			if !d.Null() {
-				v17 := new(GraphDefsStarterPackViewBasic)
-				v17.DecodeLex(d)
-				x.JoinedViaStarterPack = v17
+				v21 := new(GraphDefsStarterPackViewBasic)
+				v21.DecodeLex(d)
+				x.JoinedViaStarterPack = v21
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -821,39 +906,39 @@ func (x *ActorDefsProfileViewDetailed) DecodeLex(d *lex.Decoder) {
 			}
 		case "viewer":
 			if !d.Null() {
-				v18 := new(ActorDefsViewerState)
-				v18.DecodeLex(d)
-				x.Viewer = v18
+				v22 := new(ActorDefsViewerState)
+				v22.DecodeLex(d)
+				x.Viewer = v22
 			}
 		case "labels":
 			if !d.Null() {
-				v19 := []*atproto.LabelDefsLabel{}
+				v23 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v20 := new(atproto.LabelDefsLabel)
-						v20.DecodeLex(d)
-						v19 = append(v19, v20)
+						v24 := new(atproto.LabelDefsLabel)
+						v24.DecodeLex(d)
+						v23 = append(v23, v24)
 					}
 				}
-				x.Labels = v19
+				x.Labels = v23
 			}
 		case "pinnedPost":
 			if !d.Null() {
-				v21 := new(atproto.RepoStrongRef)
-				v21.DecodeLex(d)
-				x.PinnedPost = v21
+				v25 := new(atproto.RepoStrongRef)
+				v25.DecodeLex(d)
+				x.PinnedPost = v25
 			}
 		case "verification":
 			if !d.Null() {
-				v22 := new(ActorDefsVerificationState)
-				v22.DecodeLex(d)
-				x.Verification = v22
+				v26 := new(ActorDefsVerificationState)
+				v26.DecodeLex(d)
+				x.Verification = v26
 			}
 		case "status":
 			if !d.Null() {
-				v23 := new(ActorDefsStatusView)
-				v23.DecodeLex(d)
-				x.Status = v23
+				v27 := new(ActorDefsStatusView)
+				v27.DecodeLex(d)
+				x.Status = v27
 			}
 		case "debug":
 			if !d.Null() {
@@ -875,6 +960,61 @@ func (x ActorDefsProfileViewDetailed) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsProfileViewDetailed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#profileViewDetailed
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileViewDetailed) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileViewDetailed) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#profileViewDetailed"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 256,
+			MaxLength:    2560,
+		})
+	}
+	if x.Website != nil {
+		c.String(lex.Join(path, "website"), *x.Website, lex.StringRules{Format: "uri"})
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	if x.Banner != nil {
+		c.String(lex.Join(path, "banner"), *x.Banner, lex.StringRules{Format: "uri"})
+	}
+	c.Nested(lex.Join(path, "associated"), x.Associated)
+	c.Nested(lex.Join(path, "joinedViaStarterPack"), x.JoinedViaStarterPack)
+	if x.IndexedAt != nil {
+		c.String(lex.Join(path, "indexedAt"), *x.IndexedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	for v28, v29 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v28), v29)
+	}
+	c.Nested(lex.Join(path, "pinnedPost"), x.PinnedPost)
+	c.Nested(lex.Join(path, "verification"), x.Verification)
+	c.Nested(lex.Join(path, "status"), x.Status)
+	c.Nested(lex.Join(path, "debug"), x.Debug)
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -1134,21 +1274,21 @@ func (x *ActorDefsProfileAssociated) DecodeLex(d *lex.Decoder) {
 			}
 		case "chat":
 			if !d.Null() {
-				v24 := new(ActorDefsProfileAssociatedChat)
-				v24.DecodeLex(d)
-				x.Chat = v24
+				v30 := new(ActorDefsProfileAssociatedChat)
+				v30.DecodeLex(d)
+				x.Chat = v30
 			}
 		case "activitySubscription":
 			if !d.Null() {
-				v25 := new(ActorDefsProfileAssociatedActivitySubscription)
-				v25.DecodeLex(d)
-				x.ActivitySubscription = v25
+				v31 := new(ActorDefsProfileAssociatedActivitySubscription)
+				v31.DecodeLex(d)
+				x.ActivitySubscription = v31
 			}
 		case "germ":
 			if !d.Null() {
-				v26 := new(ActorDefsProfileAssociatedGerm)
-				v26.DecodeLex(d)
-				x.Germ = v26
+				v32 := new(ActorDefsProfileAssociatedGerm)
+				v32.DecodeLex(d)
+				x.Germ = v32
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1166,6 +1306,25 @@ func (x ActorDefsProfileAssociated) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsProfileAssociated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociated
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileAssociated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileAssociated) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#profileAssociated"}
+	c.Nested(lex.Join(path, "chat"), x.Chat)
+	c.Nested(lex.Join(path, "activitySubscription"), x.ActivitySubscription)
+	c.Nested(lex.Join(path, "germ"), x.Germ)
+	return c.Err()
 }
 
 // GetLists returns x.Lists, or its zero value if x or x.Lists is nil.
@@ -1323,6 +1482,18 @@ func (x *ActorDefsProfileAssociatedChat) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociatedChat
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileAssociatedChat) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileAssociatedChat) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAllowIncoming returns x.AllowIncoming, or its zero value if x is nil.
 func (x *ActorDefsProfileAssociatedChat) GetAllowIncoming() ActorDefsProfileAssociatedChat_AllowIncoming {
 	if x == nil {
@@ -1421,6 +1592,23 @@ func (x *ActorDefsProfileAssociatedGerm) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociatedGerm
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileAssociatedGerm) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileAssociatedGerm) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#profileAssociatedGerm"}
+	c.String(lex.Join(path, "messageMeUrl"), x.MessageMeURL, lex.StringRules{Format: "uri"})
+	return c.Err()
+}
+
 // GetMessageMeURL returns x.MessageMeURL, or its zero value if x is nil.
 func (x *ActorDefsProfileAssociatedGerm) GetMessageMeURL() string {
 	if x == nil {
@@ -1513,6 +1701,19 @@ func (x ActorDefsProfileAssociatedActivitySubscription) MarshalJSON() ([]byte, e
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsProfileAssociatedActivitySubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.actor.defs#profileAssociatedActivitySubscription (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileAssociatedActivitySubscription) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileAssociatedActivitySubscription) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAllowSubscriptions returns x.AllowSubscriptions, or its zero value if x is nil.
@@ -1617,9 +1818,9 @@ func (x *ActorDefsViewerState) DecodeLex(d *lex.Decoder) {
 			}
 		case "mutedByList":
 			if !d.Null() {
-				v27 := new(GraphDefsListViewBasic)
-				v27.DecodeLex(d)
-				x.MutedByList = v27
+				v33 := new(GraphDefsListViewBasic)
+				v33.DecodeLex(d)
+				x.MutedByList = v33
 			}
 		case "blockedBy":
 			if !d.Null() {
@@ -1631,9 +1832,9 @@ func (x *ActorDefsViewerState) DecodeLex(d *lex.Decoder) {
 			}
 		case "blockingByList":
 			if !d.Null() {
-				v28 := new(GraphDefsListViewBasic)
-				v28.DecodeLex(d)
-				x.BlockingByList = v28
+				v34 := new(GraphDefsListViewBasic)
+				v34.DecodeLex(d)
+				x.BlockingByList = v34
 			}
 		case "following":
 			if !d.Null() {
@@ -1645,15 +1846,15 @@ func (x *ActorDefsViewerState) DecodeLex(d *lex.Decoder) {
 			}
 		case "knownFollowers":
 			if !d.Null() {
-				v29 := new(ActorDefsKnownFollowers)
-				v29.DecodeLex(d)
-				x.KnownFollowers = v29
+				v35 := new(ActorDefsKnownFollowers)
+				v35.DecodeLex(d)
+				x.KnownFollowers = v35
 			}
 		case "activitySubscription":
 			if !d.Null() {
-				v30 := new(NotificationDefsActivitySubscription)
-				v30.DecodeLex(d)
-				x.ActivitySubscription = v30
+				v36 := new(NotificationDefsActivitySubscription)
+				v36.DecodeLex(d)
+				x.ActivitySubscription = v36
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1671,6 +1872,35 @@ func (x ActorDefsViewerState) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#viewerState (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#viewerState"}
+	c.Nested(lex.Join(path, "mutedByList"), x.MutedByList)
+	if x.Blocking != nil {
+		c.String(lex.Join(path, "blocking"), *x.Blocking, lex.StringRules{Format: "at-uri"})
+	}
+	c.Nested(lex.Join(path, "blockingByList"), x.BlockingByList)
+	if x.Following != nil {
+		c.String(lex.Join(path, "following"), *x.Following, lex.StringRules{Format: "at-uri"})
+	}
+	if x.FollowedBy != nil {
+		c.String(lex.Join(path, "followedBy"), *x.FollowedBy, lex.StringRules{Format: "at-uri"})
+	}
+	c.Nested(lex.Join(path, "knownFollowers"), x.KnownFollowers)
+	c.Nested(lex.Join(path, "activitySubscription"), x.ActivitySubscription)
+	return c.Err()
 }
 
 // GetMuted returns x.Muted, or its zero value if x or x.Muted is nil.
@@ -1775,8 +2005,8 @@ func (x *ActorDefsKnownFollowers) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Count)
 	e.Field("followers")
 	e.BeginArray()
-	for _, v31 := range x.Followers {
-		v31.EncodeLex(e, false)
+	for _, v37 := range x.Followers {
+		v37.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -1800,15 +2030,15 @@ func (x *ActorDefsKnownFollowers) DecodeLex(d *lex.Decoder) {
 			}
 		case "followers":
 			if !d.Null() {
-				v32 := []*ActorDefsProfileViewBasic{}
+				v38 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v33 := new(ActorDefsProfileViewBasic)
-						v33.DecodeLex(d)
-						v32 = append(v32, v33)
+						v39 := new(ActorDefsProfileViewBasic)
+						v39.DecodeLex(d)
+						v38 = append(v38, v39)
 					}
 				}
-				x.Followers = v32
+				x.Followers = v38
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1826,6 +2056,26 @@ func (x ActorDefsKnownFollowers) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsKnownFollowers) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#knownFollowers (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsKnownFollowers) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsKnownFollowers) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#knownFollowers"}
+	c.Len(lex.Join(path, "followers"), len(x.Followers), 0, 5)
+	for v40, v41 := range x.Followers {
+		c.Nested(lex.Index(lex.Join(path, "followers"), v40), v41)
+	}
+	return c.Err()
 }
 
 // GetCount returns x.Count, or its zero value if x is nil.
@@ -1905,8 +2155,8 @@ func (x *ActorDefsVerificationState) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#verificationState", typed)
 	e.Field("verifications")
 	e.BeginArray()
-	for _, v34 := range x.Verifications {
-		v34.EncodeLex(e, false)
+	for _, v42 := range x.Verifications {
+		v42.EncodeLex(e, false)
 	}
 	e.EndArray()
 	e.Field("verifiedStatus")
@@ -1930,15 +2180,15 @@ func (x *ActorDefsVerificationState) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "verifications":
 			if !d.Null() {
-				v35 := []*ActorDefsVerificationView{}
+				v43 := []*ActorDefsVerificationView{}
 				if d.BeginArray() {
 					for d.More() {
-						v36 := new(ActorDefsVerificationView)
-						v36.DecodeLex(d)
-						v35 = append(v35, v36)
+						v44 := new(ActorDefsVerificationView)
+						v44.DecodeLex(d)
+						v43 = append(v43, v44)
 					}
 				}
-				x.Verifications = v35
+				x.Verifications = v43
 			}
 		case "verifiedStatus":
 			if !d.Null() {
@@ -1964,6 +2214,25 @@ func (x ActorDefsVerificationState) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsVerificationState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#verificationState
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsVerificationState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsVerificationState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#verificationState"}
+	for v45, v46 := range x.Verifications {
+		c.Nested(lex.Index(lex.Join(path, "verifications"), v45), v46)
+	}
+	return c.Err()
 }
 
 // GetVerifications returns x.Verifications, or its zero value if x is nil.
@@ -2097,6 +2366,28 @@ func (x *ActorDefsVerificationView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#verificationView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsVerificationView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsVerificationView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#verificationView"}
+	c.String(lex.Join(path, "issuer"), x.Issuer, lex.StringRules{Format: "did"})
+	if x.IssuerHandle != nil {
+		c.String(lex.Join(path, "issuerHandle"), *x.IssuerHandle, lex.StringRules{Format: "handle"})
+	}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetIssuer returns x.Issuer, or its zero value if x is nil.
 func (x *ActorDefsVerificationView) GetIssuer() string {
 	if x == nil {
@@ -2206,21 +2497,30 @@ type ActorDefsPreferences []ActorDefsPreferences_Item
 // EncodeLex writes s as a JSON array.
 func (s ActorDefsPreferences) EncodeLex(e *lex.Encoder) {
 	e.BeginArray()
-	for _, v37 := range s {
-		lex.EncodeObject(e, v37)
+	for _, v47 := range s {
+		lex.EncodeObject(e, v47)
 	}
 	e.EndArray()
 }
 
 // DecodeLex reads s from a JSON array.
 func (s *ActorDefsPreferences) DecodeLex(d *lex.Decoder) {
-	v38 := []ActorDefsPreferences_Item{}
+	v48 := []ActorDefsPreferences_Item{}
 	if d.BeginArray() {
 		for d.More() {
-			v38 = append(v38, decodeActorDefsPreferences_Item(d))
+			v48 = append(v48, decodeActorDefsPreferences_Item(d))
 		}
 	}
-	*s = v38
+	*s = v48
+}
+
+// ValidateLex validates the elements of s as the array at path.
+func (s ActorDefsPreferences) ValidateLex(path string) error {
+	c := lex.Checker{Type: "app.bsky.actor.defs#preferences"}
+	for v49, v50 := range s {
+		c.Nested(lex.Index(path, v49), v50)
+	}
+	return c.Err()
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -2297,6 +2597,18 @@ func (x ActorDefsAdultContentPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsAdultContentPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#adultContentPref
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsAdultContentPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsAdultContentPref) ValidateLex(path string) error {
+	return nil
 }
 
 // GetEnabled returns x.Enabled, or its zero value if x is nil.
@@ -2401,6 +2713,25 @@ func (x ActorDefsContentLabelPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsContentLabelPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#contentLabelPref
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsContentLabelPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsContentLabelPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#contentLabelPref"}
+	if x.LabelerDID != nil {
+		c.String(lex.Join(path, "labelerDid"), *x.LabelerDID, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
 }
 
 // GetLabelerDID returns x.LabelerDID, or its zero value if x or x.LabelerDID is nil.
@@ -2527,6 +2858,18 @@ func (x *ActorDefsSavedFeed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#savedFeed (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsSavedFeed) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsSavedFeed) ValidateLex(path string) error {
+	return nil
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ActorDefsSavedFeed) GetID() string {
 	if x == nil {
@@ -2584,8 +2927,8 @@ func (x *ActorDefsSavedFeedsPrefV2) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#savedFeedsPrefV2", typed)
 	e.Field("items")
 	e.BeginArray()
-	for _, v39 := range x.Items {
-		v39.EncodeLex(e, false)
+	for _, v51 := range x.Items {
+		v51.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -2605,15 +2948,15 @@ func (x *ActorDefsSavedFeedsPrefV2) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				v40 := []*ActorDefsSavedFeed{}
+				v52 := []*ActorDefsSavedFeed{}
 				if d.BeginArray() {
 					for d.More() {
-						v41 := new(ActorDefsSavedFeed)
-						v41.DecodeLex(d)
-						v40 = append(v40, v41)
+						v53 := new(ActorDefsSavedFeed)
+						v53.DecodeLex(d)
+						v52 = append(v52, v53)
 					}
 				}
-				x.Items = v40
+				x.Items = v52
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -2631,6 +2974,25 @@ func (x ActorDefsSavedFeedsPrefV2) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsSavedFeedsPrefV2) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#savedFeedsPrefV2
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsSavedFeedsPrefV2) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsSavedFeedsPrefV2) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#savedFeedsPrefV2"}
+	for v54, v55 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v54), v55)
+	}
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -2669,14 +3031,14 @@ func (x *ActorDefsSavedFeedsPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#savedFeedsPref", typed)
 	e.Field("pinned")
 	e.BeginArray()
-	for _, v42 := range x.Pinned {
-		e.String(v42)
+	for _, v56 := range x.Pinned {
+		e.String(v56)
 	}
 	e.EndArray()
 	e.Field("saved")
 	e.BeginArray()
-	for _, v43 := range x.Saved {
-		e.String(v43)
+	for _, v57 := range x.Saved {
+		e.String(v57)
 	}
 	e.EndArray()
 	if x.TimelineIndex != nil {
@@ -2700,23 +3062,23 @@ func (x *ActorDefsSavedFeedsPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "pinned":
 			if !d.Null() {
-				v44 := []string{}
+				v58 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v44 = append(v44, d.String())
+						v58 = append(v58, d.String())
 					}
 				}
-				x.Pinned = v44
+				x.Pinned = v58
 			}
 		case "saved":
 			if !d.Null() {
-				v45 := []string{}
+				v59 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v45 = append(v45, d.String())
+						v59 = append(v59, d.String())
 					}
 				}
-				x.Saved = v45
+				x.Saved = v59
 			}
 		case "timelineIndex":
 			if !d.Null() {
@@ -2738,6 +3100,28 @@ func (x ActorDefsSavedFeedsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsSavedFeedsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#savedFeedsPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsSavedFeedsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsSavedFeedsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#savedFeedsPref"}
+	for v60, v61 := range x.Pinned {
+		c.String(lex.Index(lex.Join(path, "pinned"), v60), v61, lex.StringRules{Format: "at-uri"})
+	}
+	for v62, v63 := range x.Saved {
+		c.String(lex.Index(lex.Join(path, "saved"), v62), v63, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
 }
 
 // GetPinned returns x.Pinned, or its zero value if x is nil.
@@ -2826,6 +3210,25 @@ func (x ActorDefsPersonalDetailsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsPersonalDetailsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#personalDetailsPref
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsPersonalDetailsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsPersonalDetailsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#personalDetailsPref"}
+	if x.BirthDate != nil {
+		c.String(lex.Join(path, "birthDate"), *x.BirthDate, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetBirthDate returns x.BirthDate, or its zero value if x or x.BirthDate is nil.
@@ -2920,6 +3323,18 @@ func (x ActorDefsDeclaredAgePref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsDeclaredAgePref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#declaredAgePref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsDeclaredAgePref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsDeclaredAgePref) ValidateLex(path string) error {
+	return nil
 }
 
 // GetIsOverAge13 returns x.IsOverAge13, or its zero value if x or x.IsOverAge13 is nil.
@@ -3058,6 +3473,18 @@ func (x *ActorDefsFeedViewPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#feedViewPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsFeedViewPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsFeedViewPref) ValidateLex(path string) error {
+	return nil
+}
+
 // GetFeed returns x.Feed, or its zero value if x is nil.
 func (x *ActorDefsFeedViewPref) GetFeed() string {
 	if x == nil {
@@ -3188,6 +3615,18 @@ func (x *ActorDefsThreadViewPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#threadViewPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsThreadViewPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsThreadViewPref) ValidateLex(path string) error {
+	return nil
+}
+
 // GetSort returns x.Sort, or its zero value if x or x.Sort is nil.
 func (x *ActorDefsThreadViewPref) GetSort() ActorDefsThreadViewPref_Sort {
 	if x != nil && x.Sort != nil {
@@ -3222,8 +3661,8 @@ func (x *ActorDefsInterestsPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#interestsPref", typed)
 	e.Field("tags")
 	e.BeginArray()
-	for _, v46 := range x.Tags {
-		e.String(v46)
+	for _, v64 := range x.Tags {
+		e.String(v64)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -3243,13 +3682,13 @@ func (x *ActorDefsInterestsPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "tags":
 			if !d.Null() {
-				v47 := []string{}
+				v65 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v47 = append(v47, d.String())
+						v65 = append(v65, d.String())
 					}
 				}
-				x.Tags = v47
+				x.Tags = v65
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3267,6 +3706,29 @@ func (x ActorDefsInterestsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsInterestsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#interestsPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsInterestsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsInterestsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#interestsPref"}
+	c.Len(lex.Join(path, "tags"), len(x.Tags), 0, 100)
+	for v66, v67 := range x.Tags {
+		c.String(lex.Index(lex.Join(path, "tags"), v66), v67, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	return c.Err()
 }
 
 // GetTags returns x.Tags, or its zero value if x is nil.
@@ -3343,8 +3805,8 @@ func (x *ActorDefsMutedWord) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Value)
 	e.Field("targets")
 	e.BeginArray()
-	for _, v48 := range x.Targets {
-		e.String(string(v48))
+	for _, v68 := range x.Targets {
+		e.String(string(v68))
 	}
 	e.EndArray()
 	if x.ActorTarget != nil {
@@ -3380,13 +3842,13 @@ func (x *ActorDefsMutedWord) DecodeLex(d *lex.Decoder) {
 			}
 		case "targets":
 			if !d.Null() {
-				v49 := []ActorDefsMutedWordTarget{}
+				v69 := []ActorDefsMutedWordTarget{}
 				if d.BeginArray() {
 					for d.More() {
-						v49 = append(v49, ActorDefsMutedWordTarget(d.String()))
+						v69 = append(v69, ActorDefsMutedWordTarget(d.String()))
 					}
 				}
-				x.Targets = v49
+				x.Targets = v69
 			}
 		case "actorTarget":
 			if !d.Null() {
@@ -3412,6 +3874,35 @@ func (x ActorDefsMutedWord) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsMutedWord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#mutedWord (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsMutedWord) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsMutedWord) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#mutedWord"}
+	c.String(lex.Join(path, "value"), x.Value, lex.StringRules{
+		MaxGraphemes: 1000,
+		MaxLength:    10000,
+	})
+	for v70, v71 := range x.Targets {
+		c.String(lex.Index(lex.Join(path, "targets"), v70), string(v71), lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.ExpiresAt != nil {
+		c.String(lex.Join(path, "expiresAt"), *x.ExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x or x.ID is nil.
@@ -3479,8 +3970,8 @@ func (x *ActorDefsMutedWordsPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#mutedWordsPref", typed)
 	e.Field("items")
 	e.BeginArray()
-	for _, v50 := range x.Items {
-		v50.EncodeLex(e, false)
+	for _, v72 := range x.Items {
+		v72.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -3500,15 +3991,15 @@ func (x *ActorDefsMutedWordsPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				v51 := []*ActorDefsMutedWord{}
+				v73 := []*ActorDefsMutedWord{}
 				if d.BeginArray() {
 					for d.More() {
-						v52 := new(ActorDefsMutedWord)
-						v52.DecodeLex(d)
-						v51 = append(v51, v52)
+						v74 := new(ActorDefsMutedWord)
+						v74.DecodeLex(d)
+						v73 = append(v73, v74)
 					}
 				}
-				x.Items = v51
+				x.Items = v73
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3526,6 +4017,25 @@ func (x ActorDefsMutedWordsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsMutedWordsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#mutedWordsPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsMutedWordsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsMutedWordsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#mutedWordsPref"}
+	for v75, v76 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v75), v76)
+	}
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -3561,8 +4071,8 @@ func (x *ActorDefsHiddenPostsPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#hiddenPostsPref", typed)
 	e.Field("items")
 	e.BeginArray()
-	for _, v53 := range x.Items {
-		e.String(v53)
+	for _, v77 := range x.Items {
+		e.String(v77)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -3582,13 +4092,13 @@ func (x *ActorDefsHiddenPostsPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				v54 := []string{}
+				v78 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v54 = append(v54, d.String())
+						v78 = append(v78, d.String())
 					}
 				}
-				x.Items = v54
+				x.Items = v78
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3606,6 +4116,25 @@ func (x ActorDefsHiddenPostsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsHiddenPostsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#hiddenPostsPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsHiddenPostsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsHiddenPostsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#hiddenPostsPref"}
+	for v79, v80 := range x.Items {
+		c.String(lex.Index(lex.Join(path, "items"), v79), v80, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -3641,8 +4170,8 @@ func (x *ActorDefsLabelersPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#labelersPref", typed)
 	e.Field("labelers")
 	e.BeginArray()
-	for _, v55 := range x.Labelers {
-		v55.EncodeLex(e, false)
+	for _, v81 := range x.Labelers {
+		v81.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -3662,15 +4191,15 @@ func (x *ActorDefsLabelersPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "labelers":
 			if !d.Null() {
-				v56 := []*ActorDefsLabelerPrefItem{}
+				v82 := []*ActorDefsLabelerPrefItem{}
 				if d.BeginArray() {
 					for d.More() {
-						v57 := new(ActorDefsLabelerPrefItem)
-						v57.DecodeLex(d)
-						v56 = append(v56, v57)
+						v83 := new(ActorDefsLabelerPrefItem)
+						v83.DecodeLex(d)
+						v82 = append(v82, v83)
 					}
 				}
-				x.Labelers = v56
+				x.Labelers = v82
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3688,6 +4217,25 @@ func (x ActorDefsLabelersPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsLabelersPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#labelersPref (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsLabelersPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsLabelersPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#labelersPref"}
+	for v84, v85 := range x.Labelers {
+		c.Nested(lex.Index(lex.Join(path, "labelers"), v84), v85)
+	}
+	return c.Err()
 }
 
 // GetLabelers returns x.Labelers, or its zero value if x is nil.
@@ -3760,6 +4308,23 @@ func (x *ActorDefsLabelerPrefItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#labelerPrefItem (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsLabelerPrefItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsLabelerPrefItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#labelerPrefItem"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ActorDefsLabelerPrefItem) GetDID() string {
 	if x == nil {
@@ -3803,16 +4368,16 @@ func (x *ActorDefsBskyAppStatePref) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.QueuedNudges != nil {
 		e.Field("queuedNudges")
 		e.BeginArray()
-		for _, v58 := range x.QueuedNudges {
-			e.String(v58)
+		for _, v86 := range x.QueuedNudges {
+			e.String(v86)
 		}
 		e.EndArray()
 	}
 	if x.Nuxs != nil {
 		e.Field("nuxs")
 		e.BeginArray()
-		for _, v59 := range x.Nuxs {
-			v59.EncodeLex(e, false)
+		for _, v87 := range x.Nuxs {
+			v87.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -3833,31 +4398,31 @@ func (x *ActorDefsBskyAppStatePref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "activeProgressGuide":
 			if !d.Null() {
-				v60 := new(ActorDefsBskyAppProgressGuide)
-				v60.DecodeLex(d)
-				x.ActiveProgressGuide = v60
+				v88 := new(ActorDefsBskyAppProgressGuide)
+				v88.DecodeLex(d)
+				x.ActiveProgressGuide = v88
 			}
 		case "queuedNudges":
 			if !d.Null() {
-				v61 := []string{}
+				v89 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v61 = append(v61, d.String())
+						v89 = append(v89, d.String())
 					}
 				}
-				x.QueuedNudges = v61
+				x.QueuedNudges = v89
 			}
 		case "nuxs":
 			if !d.Null() {
-				v62 := []*ActorDefsNux{}
+				v90 := []*ActorDefsNux{}
 				if d.BeginArray() {
 					for d.More() {
-						v63 := new(ActorDefsNux)
-						v63.DecodeLex(d)
-						v62 = append(v62, v63)
+						v91 := new(ActorDefsNux)
+						v91.DecodeLex(d)
+						v90 = append(v90, v91)
 					}
 				}
-				x.Nuxs = v62
+				x.Nuxs = v90
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3875,6 +4440,31 @@ func (x ActorDefsBskyAppStatePref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsBskyAppStatePref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#bskyAppStatePref
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsBskyAppStatePref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsBskyAppStatePref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#bskyAppStatePref"}
+	c.Nested(lex.Join(path, "activeProgressGuide"), x.ActiveProgressGuide)
+	c.Len(lex.Join(path, "queuedNudges"), len(x.QueuedNudges), 0, 1000)
+	for v92, v93 := range x.QueuedNudges {
+		c.String(lex.Index(lex.Join(path, "queuedNudges"), v92), v93, lex.StringRules{MaxLength: 100})
+	}
+	c.Len(lex.Join(path, "nuxs"), len(x.Nuxs), 0, 100)
+	for v94, v95 := range x.Nuxs {
+		c.Nested(lex.Index(lex.Join(path, "nuxs"), v94), v95)
+	}
+	return c.Err()
 }
 
 // GetActiveProgressGuide returns x.ActiveProgressGuide, or its zero value if x is nil.
@@ -3963,6 +4553,23 @@ func (x ActorDefsBskyAppProgressGuide) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsBskyAppProgressGuide) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#bskyAppProgressGuide
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsBskyAppProgressGuide) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsBskyAppProgressGuide) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#bskyAppProgressGuide"}
+	c.String(lex.Join(path, "guide"), x.Guide, lex.StringRules{MaxLength: 100})
+	return c.Err()
 }
 
 // GetGuide returns x.Guide, or its zero value if x is nil.
@@ -4066,6 +4673,32 @@ func (x *ActorDefsNux) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#nux (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsNux) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsNux) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#nux"}
+	c.String(lex.Join(path, "id"), x.ID, lex.StringRules{MaxLength: 100})
+	if x.Data != nil {
+		c.String(lex.Join(path, "data"), *x.Data, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	if x.ExpiresAt != nil {
+		c.String(lex.Join(path, "expiresAt"), *x.ExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ActorDefsNux) GetID() string {
 	if x == nil {
@@ -4163,6 +4796,18 @@ func (x *ActorDefsVerificationPrefs) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.defs#verificationPrefs
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsVerificationPrefs) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsVerificationPrefs) ValidateLex(path string) error {
+	return nil
+}
+
 // GetHideBadges returns x.HideBadges, or the lexicon default, false, if x or x.HideBadges is nil.
 func (x *ActorDefsVerificationPrefs) GetHideBadges() bool {
 	if x != nil && x.HideBadges != nil {
@@ -4200,8 +4845,8 @@ func (x *ActorDefsLiveEventPreferences) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.HiddenFeedIds != nil {
 		e.Field("hiddenFeedIds")
 		e.BeginArray()
-		for _, v64 := range x.HiddenFeedIds {
-			e.String(v64)
+		for _, v96 := range x.HiddenFeedIds {
+			e.String(v96)
 		}
 		e.EndArray()
 	}
@@ -4226,13 +4871,13 @@ func (x *ActorDefsLiveEventPreferences) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "hiddenFeedIds":
 			if !d.Null() {
-				v65 := []string{}
+				v97 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v65 = append(v65, d.String())
+						v97 = append(v97, d.String())
 					}
 				}
-				x.HiddenFeedIds = v65
+				x.HiddenFeedIds = v97
 			}
 		case "hideAllFeeds":
 			if !d.Null() {
@@ -4254,6 +4899,18 @@ func (x ActorDefsLiveEventPreferences) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsLiveEventPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#liveEventPreferences
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsLiveEventPreferences) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsLiveEventPreferences) ValidateLex(path string) error {
+	return nil
 }
 
 // GetHiddenFeedIds returns x.HiddenFeedIds, or its zero value if x is nil.
@@ -4354,16 +5011,16 @@ func (x *ActorDefsPostInteractionSettingsPref) EncodeLex(e *lex.Encoder, typed b
 	if x.ThreadgateAllowRules != nil {
 		e.Field("threadgateAllowRules")
 		e.BeginArray()
-		for _, v66 := range x.ThreadgateAllowRules {
-			lex.EncodeObject(e, v66)
+		for _, v100 := range x.ThreadgateAllowRules {
+			lex.EncodeObject(e, v100)
 		}
 		e.EndArray()
 	}
 	if x.PostgateEmbeddingRules != nil {
 		e.Field("postgateEmbeddingRules")
 		e.BeginArray()
-		for _, v67 := range x.PostgateEmbeddingRules {
-			lex.EncodeObject(e, v67)
+		for _, v101 := range x.PostgateEmbeddingRules {
+			lex.EncodeObject(e, v101)
 		}
 		e.EndArray()
 	}
@@ -4384,23 +5041,23 @@ func (x *ActorDefsPostInteractionSettingsPref) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "threadgateAllowRules":
 			if !d.Null() {
-				v68 := []ActorDefsPostInteractionSettingsPref_ThreadgateAllowRules{}
+				v102 := []ActorDefsPostInteractionSettingsPref_ThreadgateAllowRules{}
 				if d.BeginArray() {
 					for d.More() {
-						v68 = append(v68, decodeActorDefsPostInteractionSettingsPref_ThreadgateAllowRules(d))
+						v102 = append(v102, decodeActorDefsPostInteractionSettingsPref_ThreadgateAllowRules(d))
 					}
 				}
-				x.ThreadgateAllowRules = v68
+				x.ThreadgateAllowRules = v102
 			}
 		case "postgateEmbeddingRules":
 			if !d.Null() {
-				v69 := []ActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules{}
+				v103 := []ActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules{}
 				if d.BeginArray() {
 					for d.More() {
-						v69 = append(v69, decodeActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules(d))
+						v103 = append(v103, decodeActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules(d))
 					}
 				}
-				x.PostgateEmbeddingRules = v69
+				x.PostgateEmbeddingRules = v103
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4418,6 +5075,31 @@ func (x ActorDefsPostInteractionSettingsPref) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsPostInteractionSettingsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.actor.defs#postInteractionSettingsPref (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsPostInteractionSettingsPref) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsPostInteractionSettingsPref) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#postInteractionSettingsPref"}
+	c.Len(lex.Join(path, "threadgateAllowRules"), len(x.ThreadgateAllowRules), 0, 5)
+	for v104, v105 := range x.ThreadgateAllowRules {
+		c.Nested(lex.Index(lex.Join(path, "threadgateAllowRules"), v104), v105)
+	}
+	c.Len(lex.Join(path, "postgateEmbeddingRules"), len(x.PostgateEmbeddingRules), 0, 5)
+	for v106, v107 := range x.PostgateEmbeddingRules {
+		c.Nested(lex.Index(lex.Join(path, "postgateEmbeddingRules"), v106), v107)
+	}
+	return c.Err()
 }
 
 // GetThreadgateAllowRules returns x.ThreadgateAllowRules, or its zero value if x is nil.
@@ -4527,8 +5209,8 @@ func (x *ActorDefsStatusView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v70 := range x.Labels {
-			v70.EncodeLex(e, false)
+		for _, v108 := range x.Labels {
+			v108.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -4581,15 +5263,15 @@ func (x *ActorDefsStatusView) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v71 := []*atproto.LabelDefsLabel{}
+				v109 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v72 := new(atproto.LabelDefsLabel)
-						v72.DecodeLex(d)
-						v71 = append(v71, v72)
+						v110 := new(atproto.LabelDefsLabel)
+						v110.DecodeLex(d)
+						v109 = append(v109, v110)
 					}
 				}
-				x.Labels = v71
+				x.Labels = v109
 			}
 		case "expiresAt":
 			if !d.Null() {
@@ -4619,6 +5301,37 @@ func (x ActorDefsStatusView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsStatusView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.actor.defs#statusView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsStatusView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsStatusView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.defs#statusView"}
+	if x.URI != nil {
+		c.String(lex.Join(path, "uri"), *x.URI, lex.StringRules{Format: "at-uri"})
+	}
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	for v111, v112 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v111), v112)
+	}
+	if x.ExpiresAt != nil {
+		c.String(lex.Join(path, "expiresAt"), *x.ExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x or x.URI is nil.

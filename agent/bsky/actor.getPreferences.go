@@ -90,6 +90,23 @@ func (x *ActorGetPreferencesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.getPreferences#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorGetPreferencesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorGetPreferencesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.getPreferences#output.schema"}
+	c.Nested(lex.Join(path, "preferences"), x.Preferences)
+	return c.Err()
+}
+
 // GetPreferences returns x.Preferences, or its zero value if x is nil.
 func (x *ActorGetPreferencesOutput) GetPreferences() ActorDefsPreferences {
 	if x == nil {

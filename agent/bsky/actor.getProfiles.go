@@ -98,6 +98,25 @@ func (x *ActorGetProfilesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.getProfiles#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorGetProfilesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorGetProfilesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.getProfiles#output.schema"}
+	for v4, v5 := range x.Profiles {
+		c.Nested(lex.Index(lex.Join(path, "profiles"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetProfiles returns x.Profiles, or its zero value if x is nil.
 func (x *ActorGetProfilesOutput) GetProfiles() []*ActorDefsProfileViewDetailed {
 	if x == nil {

@@ -194,6 +194,51 @@ func (x *ActorProfile) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.profile (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ActorProfile) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorProfile) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.profile"}
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 256,
+			MaxLength:    2560,
+		})
+	}
+	if x.Pronouns != nil {
+		c.String(lex.Join(path, "pronouns"), *x.Pronouns, lex.StringRules{
+			MaxGraphemes: 20,
+			MaxLength:    200,
+		})
+	}
+	if x.Website != nil {
+		c.String(lex.Join(path, "website"), *x.Website, lex.StringRules{Format: "uri"})
+	}
+	c.Blob(lex.Join(path, "avatar"), x.Avatar, []string{"image/png", "image/jpeg"}, int64(1000000))
+	c.Blob(lex.Join(path, "banner"), x.Banner, []string{"image/png", "image/jpeg"}, int64(1000000))
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.Nested(lex.Join(path, "joinedViaStarterPack"), x.JoinedViaStarterPack)
+	c.Nested(lex.Join(path, "pinnedPost"), x.PinnedPost)
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetDisplayName returns x.DisplayName, or its zero value if x or x.DisplayName is nil.
 func (x *ActorProfile) GetDisplayName() string {
 	if x != nil && x.DisplayName != nil {

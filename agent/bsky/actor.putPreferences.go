@@ -79,6 +79,23 @@ func (x *ActorPutPreferencesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.putPreferences#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorPutPreferencesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorPutPreferencesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.putPreferences#input.schema"}
+	c.Nested(lex.Join(path, "preferences"), x.Preferences)
+	return c.Err()
+}
+
 // GetPreferences returns x.Preferences, or its zero value if x is nil.
 func (x *ActorPutPreferencesInput) GetPreferences() ActorDefsPreferences {
 	if x == nil {

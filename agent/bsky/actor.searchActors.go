@@ -130,6 +130,25 @@ func (x *ActorSearchActorsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.searchActors#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorSearchActorsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorSearchActorsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.searchActors#output.schema"}
+	for v4, v5 := range x.Actors {
+		c.Nested(lex.Index(lex.Join(path, "actors"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *ActorSearchActorsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -130,6 +130,30 @@ func (x *ActorStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.actor.status (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ActorStatus) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorStatus) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.actor.status"}
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	if x.DurationMinutes != nil {
+		c.Int(lex.Join(path, "durationMinutes"), *x.DurationMinutes, lex.IntRules{
+			HasMin: true,
+			Min:    int64(1),
+		})
+	}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetStatus returns x.Status, or its zero value if x is nil.
 func (x *ActorStatus) GetStatus() ActorStatus_Status {
 	if x == nil {

@@ -102,6 +102,18 @@ func (x *AgeassuranceBeginInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.ageassurance.begin#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceBeginInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceBeginInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *AgeassuranceBeginInput) GetEmail() string {
 	if x == nil {

@@ -118,6 +118,25 @@ func (x *AgeassuranceDefsState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.ageassurance.defs#state (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#state"}
+	if x.LastInitiatedAt != nil {
+		c.String(lex.Join(path, "lastInitiatedAt"), *x.LastInitiatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetLastInitiatedAt returns x.LastInitiatedAt, or its zero value if x or x.LastInitiatedAt is nil.
 func (x *AgeassuranceDefsState) GetLastInitiatedAt() string {
 	if x != nil && x.LastInitiatedAt != nil {
@@ -207,6 +226,25 @@ func (x *AgeassuranceDefsStateMetadata) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.ageassurance.defs#stateMetadata
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsStateMetadata) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsStateMetadata) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#stateMetadata"}
+	if x.AccountCreatedAt != nil {
+		c.String(lex.Join(path, "accountCreatedAt"), *x.AccountCreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetAccountCreatedAt returns x.AccountCreatedAt, or its zero value if x or x.AccountCreatedAt is nil.
 func (x *AgeassuranceDefsStateMetadata) GetAccountCreatedAt() string {
 	if x != nil && x.AccountCreatedAt != nil {
@@ -287,6 +325,25 @@ func (x AgeassuranceDefsConfig) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.ageassurance.defs#config (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfig) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfig) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#config"}
+	for v4, v5 := range x.Regions {
+		c.Nested(lex.Index(lex.Join(path, "regions"), v4), v5)
+	}
+	return c.Err()
 }
 
 // GetRegions returns x.Regions, or its zero value if x is nil.
@@ -378,8 +435,8 @@ func (x *AgeassuranceDefsConfigRegion) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.MinAccessAge)
 	e.Field("rules")
 	e.BeginArray()
-	for _, v4 := range x.Rules {
-		lex.EncodeObject(e, v4)
+	for _, v6 := range x.Rules {
+		lex.EncodeObject(e, v6)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -411,13 +468,13 @@ func (x *AgeassuranceDefsConfigRegion) DecodeLex(d *lex.Decoder) {
 			}
 		case "rules":
 			if !d.Null() {
-				v5 := []AgeassuranceDefsConfigRegion_Rules{}
+				v7 := []AgeassuranceDefsConfigRegion_Rules{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 = append(v5, decodeAgeassuranceDefsConfigRegion_Rules(d))
+						v7 = append(v7, decodeAgeassuranceDefsConfigRegion_Rules(d))
 					}
 				}
-				x.Rules = v5
+				x.Rules = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -435,6 +492,25 @@ func (x AgeassuranceDefsConfigRegion) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsConfigRegion) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.ageassurance.defs#configRegion
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegion) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegion) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#configRegion"}
+	for v8, v9 := range x.Rules {
+		c.Nested(lex.Index(lex.Join(path, "rules"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetCountryCode returns x.CountryCode, or its zero value if x is nil.
@@ -533,6 +609,19 @@ func (x *AgeassuranceDefsConfigRegionRuleDefault) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleDefault (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleDefault) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleDefault) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAccess returns x.Access, or its zero value if x is nil.
 func (x *AgeassuranceDefsConfigRegionRuleDefault) GetAccess() AgeassuranceDefsAccess {
 	if x == nil {
@@ -611,6 +700,19 @@ func (x AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) MarshalJSON() ([]byte
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAge returns x.Age, or its zero value if x is nil.
@@ -701,6 +803,19 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfDeclaredUnderAge (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAge returns x.Age, or its zero value if x is nil.
 func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) GetAge() int64 {
 	if x == nil {
@@ -787,6 +902,19 @@ func (x AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) MarshalJSON() ([]byte,
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfAssuredOverAge (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAge returns x.Age, or its zero value if x is nil.
@@ -877,6 +1005,19 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfAssuredUnderAge (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAge returns x.Age, or its zero value if x is nil.
 func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) GetAge() int64 {
 	if x == nil {
@@ -965,6 +1106,24 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan"}
+	c.String(lex.Join(path, "date"), x.Date, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetDate returns x.Date, or its zero value if x is nil.
 func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) GetDate() string {
 	if x == nil {
@@ -1051,6 +1210,24 @@ func (x AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) MarshalJSON() ([]byt
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan"}
+	c.String(lex.Join(path, "date"), x.Date, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetDate returns x.Date, or its zero value if x is nil.
@@ -1258,6 +1435,23 @@ func (x AgeassuranceDefsEvent) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *AgeassuranceDefsEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.ageassurance.defs#event (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceDefsEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceDefsEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.defs#event"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.

@@ -108,6 +108,26 @@ func (x *AgeassuranceGetStateOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.ageassurance.getState#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *AgeassuranceGetStateOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *AgeassuranceGetStateOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.ageassurance.getState#output.schema"}
+	c.Required(lex.Join(path, "state"), x.State != nil)
+	c.Nested(lex.Join(path, "state"), x.State)
+	c.Required(lex.Join(path, "metadata"), x.Metadata != nil)
+	c.Nested(lex.Join(path, "metadata"), x.Metadata)
+	return c.Err()
+}
+
 // GetState returns x.State, or its zero value if x is nil.
 func (x *AgeassuranceGetStateOutput) GetState() *AgeassuranceDefsState {
 	if x == nil {

@@ -84,6 +84,24 @@ func (x *BookmarkCreateBookmarkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.bookmark.createBookmark#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *BookmarkCreateBookmarkInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *BookmarkCreateBookmarkInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.bookmark.createBookmark#input.schema"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *BookmarkCreateBookmarkInput) GetURI() string {
 	if x == nil {

@@ -76,6 +76,24 @@ func (x *BookmarkDefsBookmark) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.bookmark.defs#bookmark (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *BookmarkDefsBookmark) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *BookmarkDefsBookmark) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.bookmark.defs#bookmark"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *BookmarkDefsBookmark) GetSubject() *atproto.RepoStrongRef {
 	if x == nil {
@@ -192,6 +210,29 @@ func (x BookmarkDefsBookmarkView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *BookmarkDefsBookmarkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.bookmark.defs#bookmarkView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *BookmarkDefsBookmarkView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *BookmarkDefsBookmarkView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.bookmark.defs#bookmarkView"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Required(lex.Join(path, "item"), x.Item != nil)
+	c.Nested(lex.Join(path, "item"), x.Item)
+	return c.Err()
 }
 
 // GetSubject returns x.Subject, or its zero value if x is nil.

@@ -82,6 +82,30 @@ func (x *ContactDefsMatchAndContactIndex) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.defs#matchAndContactIndex
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactDefsMatchAndContactIndex) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactDefsMatchAndContactIndex) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.defs#matchAndContactIndex"}
+	c.Required(lex.Join(path, "match"), x.Match != nil)
+	c.Nested(lex.Join(path, "match"), x.Match)
+	c.Int(lex.Join(path, "contactIndex"), x.ContactIndex, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(999),
+		Min:    int64(0),
+	})
+	return c.Err()
+}
+
 // GetMatch returns x.Match, or its zero value if x is nil.
 func (x *ContactDefsMatchAndContactIndex) GetMatch() *ActorDefsProfileView {
 	if x == nil {
@@ -170,6 +194,27 @@ func (x *ContactDefsSyncStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.defs#syncStatus (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactDefsSyncStatus) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactDefsSyncStatus) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.defs#syncStatus"}
+	c.String(lex.Join(path, "syncedAt"), x.SyncedAt, lex.StringRules{Format: "datetime"})
+	c.Int(lex.Join(path, "matchesCount"), x.MatchesCount, lex.IntRules{
+		HasMin: true,
+		Min:    int64(0),
+	})
+	return c.Err()
+}
+
 // GetSyncedAt returns x.SyncedAt, or its zero value if x is nil.
 func (x *ContactDefsSyncStatus) GetSyncedAt() string {
 	if x == nil {
@@ -255,6 +300,24 @@ func (x ContactDefsNotification) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactDefsNotification) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.contact.defs#notification (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactDefsNotification) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactDefsNotification) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.defs#notification"}
+	c.String(lex.Join(path, "from"), x.From, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "to"), x.To, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetFrom returns x.From, or its zero value if x is nil.

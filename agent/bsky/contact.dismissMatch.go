@@ -75,6 +75,23 @@ func (x *ContactDismissMatchInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.dismissMatch#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactDismissMatchInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactDismissMatchInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.dismissMatch#input.schema"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *ContactDismissMatchInput) GetSubject() string {
 	if x == nil {
@@ -135,6 +152,18 @@ func (x ContactDismissMatchOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactDismissMatchOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.contact.dismissMatch#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactDismissMatchOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactDismissMatchOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

@@ -93,6 +93,23 @@ func (x *ContactGetSyncStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.getSyncStatus#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactGetSyncStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactGetSyncStatusOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.getSyncStatus#output.schema"}
+	c.Nested(lex.Join(path, "syncStatus"), x.SyncStatus)
+	return c.Err()
+}
+
 // GetSyncStatus returns x.SyncStatus, or its zero value if x is nil.
 func (x *ContactGetSyncStatusOutput) GetSyncStatus() *ContactDefsSyncStatus {
 	if x == nil {

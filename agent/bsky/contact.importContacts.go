@@ -96,6 +96,23 @@ func (x *ContactImportContactsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.importContacts#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactImportContactsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactImportContactsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.importContacts#input.schema"}
+	c.Len(lex.Join(path, "contacts"), len(x.Contacts), 1, 1000)
+	return c.Err()
+}
+
 // GetToken returns x.Token, or its zero value if x is nil.
 func (x *ContactImportContactsInput) GetToken() string {
 	if x == nil {
@@ -139,8 +156,8 @@ func (x *ContactImportContactsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.contact.importContacts#output.schema", typed)
 	e.Field("matchesAndContactIndexes")
 	e.BeginArray()
-	for _, v3 := range x.MatchesAndContactIndexes {
-		v3.EncodeLex(e, false)
+	for _, v5 := range x.MatchesAndContactIndexes {
+		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -160,15 +177,15 @@ func (x *ContactImportContactsOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "matchesAndContactIndexes":
 			if !d.Null() {
-				v4 := []*ContactDefsMatchAndContactIndex{}
+				v6 := []*ContactDefsMatchAndContactIndex{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 := new(ContactDefsMatchAndContactIndex)
-						v5.DecodeLex(d)
-						v4 = append(v4, v5)
+						v7 := new(ContactDefsMatchAndContactIndex)
+						v7.DecodeLex(d)
+						v6 = append(v6, v7)
 					}
 				}
-				x.MatchesAndContactIndexes = v4
+				x.MatchesAndContactIndexes = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -186,6 +203,25 @@ func (x ContactImportContactsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactImportContactsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.contact.importContacts#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactImportContactsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactImportContactsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.importContacts#output.schema"}
+	for v8, v9 := range x.MatchesAndContactIndexes {
+		c.Nested(lex.Index(lex.Join(path, "matchesAndContactIndexes"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetMatchesAndContactIndexes returns x.MatchesAndContactIndexes, or its zero value if x is nil.

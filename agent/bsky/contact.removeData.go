@@ -67,6 +67,18 @@ func (x *ContactRemoveDataInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.removeData#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactRemoveDataInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactRemoveDataInput) ValidateLex(path string) error {
+	return nil
+}
+
 // ContactRemoveDataOutput is the object at app.bsky.contact.removeData#output.schema.
 type ContactRemoveDataOutput struct {
 
@@ -119,6 +131,18 @@ func (x ContactRemoveDataOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactRemoveDataOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.contact.removeData#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactRemoveDataOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactRemoveDataOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

@@ -84,6 +84,25 @@ func (x *ContactSendNotificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.contact.sendNotification#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ContactSendNotificationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactSendNotificationInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.contact.sendNotification#input.schema"}
+	c.String(lex.Join(path, "from"), x.From, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "to"), x.To, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetFrom returns x.From, or its zero value if x is nil.
 func (x *ContactSendNotificationInput) GetFrom() string {
 	if x == nil {
@@ -153,6 +172,19 @@ func (x ContactSendNotificationOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactSendNotificationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.contact.sendNotification#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ContactSendNotificationOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactSendNotificationOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // ContactSendNotification calls the procedure app.bsky.contact.sendNotification. System

@@ -76,6 +76,19 @@ func (x *ContactStartPhoneVerificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.contact.startPhoneVerification#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ContactStartPhoneVerificationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactStartPhoneVerificationInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPhone returns x.Phone, or its zero value if x is nil.
 func (x *ContactStartPhoneVerificationInput) GetPhone() string {
 	if x == nil {
@@ -137,6 +150,19 @@ func (x ContactStartPhoneVerificationOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactStartPhoneVerificationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.contact.startPhoneVerification#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ContactStartPhoneVerificationOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactStartPhoneVerificationOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

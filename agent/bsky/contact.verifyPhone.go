@@ -85,6 +85,18 @@ func (x *ContactVerifyPhoneInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.contact.verifyPhone#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactVerifyPhoneInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactVerifyPhoneInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPhone returns x.Phone, or its zero value if x is nil.
 func (x *ContactVerifyPhoneInput) GetPhone() string {
 	if x == nil {
@@ -162,6 +174,18 @@ func (x ContactVerifyPhoneOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ContactVerifyPhoneOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.contact.verifyPhone#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ContactVerifyPhoneOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ContactVerifyPhoneOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetToken returns x.Token, or its zero value if x is nil.

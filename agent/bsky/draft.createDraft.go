@@ -79,6 +79,24 @@ func (x *DraftCreateDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.createDraft#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftCreateDraftInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftCreateDraftInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.createDraft#input.schema"}
+	c.Required(lex.Join(path, "draft"), x.Draft != nil)
+	c.Nested(lex.Join(path, "draft"), x.Draft)
+	return c.Err()
+}
+
 // GetDraft returns x.Draft, or its zero value if x is nil.
 func (x *DraftCreateDraftInput) GetDraft() *DraftDefsDraft {
 	if x == nil {
@@ -147,6 +165,18 @@ func (x DraftCreateDraftOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftCreateDraftOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.createDraft#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftCreateDraftOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftCreateDraftOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetID returns x.ID, or its zero value if x is nil.

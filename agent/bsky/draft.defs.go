@@ -83,6 +83,25 @@ func (x *DraftDefsDraftWithID) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.defs#draftWithId (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftWithID) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftWithID) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftWithId"}
+	c.String(lex.Join(path, "id"), x.ID, lex.StringRules{Format: "tid"})
+	c.Required(lex.Join(path, "draft"), x.Draft != nil)
+	c.Nested(lex.Join(path, "draft"), x.Draft)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *DraftDefsDraftWithID) GetID() string {
 	if x == nil {
@@ -303,6 +322,44 @@ func (x *DraftDefsDraft) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.defs#draft (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraft) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraft) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draft"}
+	if x.DeviceID != nil {
+		c.String(lex.Join(path, "deviceId"), *x.DeviceID, lex.StringRules{MaxLength: 100})
+	}
+	if x.DeviceName != nil {
+		c.String(lex.Join(path, "deviceName"), *x.DeviceName, lex.StringRules{MaxLength: 100})
+	}
+	c.Len(lex.Join(path, "posts"), len(x.Posts), 1, 100)
+	for v11, v12 := range x.Posts {
+		c.Nested(lex.Index(lex.Join(path, "posts"), v11), v12)
+	}
+	c.Len(lex.Join(path, "langs"), len(x.Langs), 0, 3)
+	for v13, v14 := range x.Langs {
+		c.String(lex.Index(lex.Join(path, "langs"), v13), v14, lex.StringRules{Format: "language"})
+	}
+	c.Len(lex.Join(path, "postgateEmbeddingRules"), len(x.PostgateEmbeddingRules), 0, 5)
+	for v15, v16 := range x.PostgateEmbeddingRules {
+		c.Nested(lex.Index(lex.Join(path, "postgateEmbeddingRules"), v15), v16)
+	}
+	c.Len(lex.Join(path, "threadgateAllow"), len(x.ThreadgateAllow), 0, 5)
+	for v17, v18 := range x.ThreadgateAllow {
+		c.Nested(lex.Index(lex.Join(path, "threadgateAllow"), v17), v18)
+	}
+	return c.Err()
+}
+
 // GetDeviceID returns x.DeviceID, or its zero value if x or x.DeviceID is nil.
 func (x *DraftDefsDraft) GetDeviceID() string {
 	if x != nil && x.DeviceID != nil {
@@ -418,8 +475,8 @@ func (x *DraftDefsDraftPost) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.EmbedImages != nil {
 		e.Field("embedImages")
 		e.BeginArray()
-		for _, v11 := range x.EmbedImages {
-			v11.EncodeLex(e, false)
+		for _, v19 := range x.EmbedImages {
+			v19.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -430,24 +487,24 @@ func (x *DraftDefsDraftPost) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.EmbedVideos != nil {
 		e.Field("embedVideos")
 		e.BeginArray()
-		for _, v12 := range x.EmbedVideos {
-			v12.EncodeLex(e, false)
+		for _, v20 := range x.EmbedVideos {
+			v20.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
 	if x.EmbedExternals != nil {
 		e.Field("embedExternals")
 		e.BeginArray()
-		for _, v13 := range x.EmbedExternals {
-			v13.EncodeLex(e, false)
+		for _, v21 := range x.EmbedExternals {
+			v21.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
 	if x.EmbedRecords != nil {
 		e.Field("embedRecords")
 		e.BeginArray()
-		for _, v14 := range x.EmbedRecords {
-			v14.EncodeLex(e, false)
+		for _, v22 := range x.EmbedRecords {
+			v22.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -476,57 +533,57 @@ func (x *DraftDefsDraftPost) DecodeLex(d *lex.Decoder) {
 			}
 		case "embedImages":
 			if !d.Null() {
-				v15 := []*DraftDefsDraftEmbedImage{}
+				v23 := []*DraftDefsDraftEmbedImage{}
 				if d.BeginArray() {
 					for d.More() {
-						v16 := new(DraftDefsDraftEmbedImage)
-						v16.DecodeLex(d)
-						v15 = append(v15, v16)
+						v24 := new(DraftDefsDraftEmbedImage)
+						v24.DecodeLex(d)
+						v23 = append(v23, v24)
 					}
 				}
-				x.EmbedImages = v15
+				x.EmbedImages = v23
 			}
 		case "embedGallery":
 			if !d.Null() {
-				v17 := new(DraftDefsDraftEmbedGallery)
-				v17.DecodeLex(d)
-				x.EmbedGallery = v17
+				v25 := new(DraftDefsDraftEmbedGallery)
+				v25.DecodeLex(d)
+				x.EmbedGallery = v25
 			}
 		case "embedVideos":
 			if !d.Null() {
-				v18 := []*DraftDefsDraftEmbedVideo{}
+				v26 := []*DraftDefsDraftEmbedVideo{}
 				if d.BeginArray() {
 					for d.More() {
-						v19 := new(DraftDefsDraftEmbedVideo)
-						v19.DecodeLex(d)
-						v18 = append(v18, v19)
+						v27 := new(DraftDefsDraftEmbedVideo)
+						v27.DecodeLex(d)
+						v26 = append(v26, v27)
 					}
 				}
-				x.EmbedVideos = v18
+				x.EmbedVideos = v26
 			}
 		case "embedExternals":
 			if !d.Null() {
-				v20 := []*DraftDefsDraftEmbedExternal{}
+				v28 := []*DraftDefsDraftEmbedExternal{}
 				if d.BeginArray() {
 					for d.More() {
-						v21 := new(DraftDefsDraftEmbedExternal)
-						v21.DecodeLex(d)
-						v20 = append(v20, v21)
+						v29 := new(DraftDefsDraftEmbedExternal)
+						v29.DecodeLex(d)
+						v28 = append(v28, v29)
 					}
 				}
-				x.EmbedExternals = v20
+				x.EmbedExternals = v28
 			}
 		case "embedRecords":
 			if !d.Null() {
-				v22 := []*DraftDefsDraftEmbedRecord{}
+				v30 := []*DraftDefsDraftEmbedRecord{}
 				if d.BeginArray() {
 					for d.More() {
-						v23 := new(DraftDefsDraftEmbedRecord)
-						v23.DecodeLex(d)
-						v22 = append(v22, v23)
+						v31 := new(DraftDefsDraftEmbedRecord)
+						v31.DecodeLex(d)
+						v30 = append(v30, v31)
 					}
 				}
-				x.EmbedRecords = v22
+				x.EmbedRecords = v30
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -544,6 +601,44 @@ func (x DraftDefsDraftPost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftPost"}
+	c.String(lex.Join(path, "text"), x.Text, lex.StringRules{
+		MaxGraphemes: 1000,
+		MaxLength:    10000,
+	})
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.Len(lex.Join(path, "embedImages"), len(x.EmbedImages), 0, 4)
+	for v32, v33 := range x.EmbedImages {
+		c.Nested(lex.Index(lex.Join(path, "embedImages"), v32), v33)
+	}
+	c.Nested(lex.Join(path, "embedGallery"), x.EmbedGallery)
+	c.Len(lex.Join(path, "embedVideos"), len(x.EmbedVideos), 0, 1)
+	for v34, v35 := range x.EmbedVideos {
+		c.Nested(lex.Index(lex.Join(path, "embedVideos"), v34), v35)
+	}
+	c.Len(lex.Join(path, "embedExternals"), len(x.EmbedExternals), 0, 1)
+	for v36, v37 := range x.EmbedExternals {
+		c.Nested(lex.Index(lex.Join(path, "embedExternals"), v36), v37)
+	}
+	c.Len(lex.Join(path, "embedRecords"), len(x.EmbedRecords), 0, 1)
+	for v38, v39 := range x.EmbedRecords {
+		c.Nested(lex.Index(lex.Join(path, "embedRecords"), v38), v39)
+	}
+	return c.Err()
 }
 
 // GetText returns x.Text, or its zero value if x is nil.
@@ -663,9 +758,9 @@ func (x *DraftDefsDraftView) DecodeLex(d *lex.Decoder) {
 			}
 		case "draft":
 			if !d.Null() {
-				v24 := new(DraftDefsDraft)
-				v24.DecodeLex(d)
-				x.Draft = v24
+				v40 := new(DraftDefsDraft)
+				v40.DecodeLex(d)
+				x.Draft = v40
 			}
 		case "createdAt":
 			if !d.Null() {
@@ -691,6 +786,27 @@ func (x DraftDefsDraftView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftView"}
+	c.String(lex.Join(path, "id"), x.ID, lex.StringRules{Format: "tid"})
+	c.Required(lex.Join(path, "draft"), x.Draft != nil)
+	c.Nested(lex.Join(path, "draft"), x.Draft)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -788,6 +904,26 @@ func (x *DraftDefsDraftEmbedLocalRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedLocalRef
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedLocalRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedLocalRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedLocalRef"}
+	c.String(lex.Join(path, "path"), x.Path, lex.StringRules{
+		MaxLength: 1024,
+		MinLength: 1,
+	})
+	return c.Err()
+}
+
 // GetPath returns x.Path, or its zero value if x is nil.
 func (x *DraftDefsDraftEmbedLocalRef) GetPath() string {
 	if x == nil {
@@ -866,6 +1002,24 @@ func (x *DraftDefsDraftEmbedCaption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedCaption
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedCaption) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedCaption) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedCaption"}
+	c.String(lex.Join(path, "lang"), x.Lang, lex.StringRules{Format: "language"})
+	c.String(lex.Join(path, "content"), x.Content, lex.StringRules{MaxLength: 10000})
+	return c.Err()
+}
+
 // GetLang returns x.Lang, or its zero value if x is nil.
 func (x *DraftDefsDraftEmbedCaption) GetLang() string {
 	if x == nil {
@@ -926,9 +1080,9 @@ func (x *DraftDefsDraftEmbedGallery) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				var v25 DraftDefsDraftEmbedGalleryItems
-				v25.DecodeLex(d)
-				x.Items = v25
+				var v41 DraftDefsDraftEmbedGalleryItems
+				v41.DecodeLex(d)
+				x.Items = v41
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -946,6 +1100,23 @@ func (x DraftDefsDraftEmbedGallery) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftEmbedGallery) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedGallery
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedGallery) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedGallery) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedGallery"}
+	c.Nested(lex.Join(path, "items"), x.Items)
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -984,21 +1155,31 @@ type DraftDefsDraftEmbedGalleryItems []DraftDefsDraftEmbedGalleryItems_Item
 // EncodeLex writes s as a JSON array.
 func (s DraftDefsDraftEmbedGalleryItems) EncodeLex(e *lex.Encoder) {
 	e.BeginArray()
-	for _, v26 := range s {
-		lex.EncodeObject(e, v26)
+	for _, v42 := range s {
+		lex.EncodeObject(e, v42)
 	}
 	e.EndArray()
 }
 
 // DecodeLex reads s from a JSON array.
 func (s *DraftDefsDraftEmbedGalleryItems) DecodeLex(d *lex.Decoder) {
-	v27 := []DraftDefsDraftEmbedGalleryItems_Item{}
+	v43 := []DraftDefsDraftEmbedGalleryItems_Item{}
 	if d.BeginArray() {
 		for d.More() {
-			v27 = append(v27, decodeDraftDefsDraftEmbedGalleryItems_Item(d))
+			v43 = append(v43, decodeDraftDefsDraftEmbedGalleryItems_Item(d))
 		}
 	}
-	*s = v27
+	*s = v43
+}
+
+// ValidateLex validates the elements of s as the array at path.
+func (s DraftDefsDraftEmbedGalleryItems) ValidateLex(path string) error {
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedGalleryItems"}
+	c.Len(path, len(s), 0, 20)
+	for v44, v45 := range s {
+		c.Nested(lex.Index(path, v44), v45)
+	}
+	return c.Err()
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -1065,9 +1246,9 @@ func (x *DraftDefsDraftEmbedImage) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "localRef":
 			if !d.Null() {
-				v28 := new(DraftDefsDraftEmbedLocalRef)
-				v28.DecodeLex(d)
-				x.LocalRef = v28
+				v46 := new(DraftDefsDraftEmbedLocalRef)
+				v46.DecodeLex(d)
+				x.LocalRef = v46
 			}
 		case "alt":
 			if !d.Null() {
@@ -1089,6 +1270,27 @@ func (x DraftDefsDraftEmbedImage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftEmbedImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedImage (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedImage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedImage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedImage"}
+	c.Required(lex.Join(path, "localRef"), x.LocalRef != nil)
+	c.Nested(lex.Join(path, "localRef"), x.LocalRef)
+	if x.Alt != nil {
+		c.String(lex.Join(path, "alt"), *x.Alt, lex.StringRules{MaxGraphemes: 2000})
+	}
+	return c.Err()
 }
 
 // GetLocalRef returns x.LocalRef, or its zero value if x is nil.
@@ -1145,8 +1347,8 @@ func (x *DraftDefsDraftEmbedVideo) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Captions != nil {
 		e.Field("captions")
 		e.BeginArray()
-		for _, v29 := range x.Captions {
-			v29.EncodeLex(e, false)
+		for _, v47 := range x.Captions {
+			v47.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -1167,9 +1369,9 @@ func (x *DraftDefsDraftEmbedVideo) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "localRef":
 			if !d.Null() {
-				v30 := new(DraftDefsDraftEmbedLocalRef)
-				v30.DecodeLex(d)
-				x.LocalRef = v30
+				v48 := new(DraftDefsDraftEmbedLocalRef)
+				v48.DecodeLex(d)
+				x.LocalRef = v48
 			}
 		case "alt":
 			if !d.Null() {
@@ -1177,15 +1379,15 @@ func (x *DraftDefsDraftEmbedVideo) DecodeLex(d *lex.Decoder) {
 			}
 		case "captions":
 			if !d.Null() {
-				v31 := []*DraftDefsDraftEmbedCaption{}
+				v49 := []*DraftDefsDraftEmbedCaption{}
 				if d.BeginArray() {
 					for d.More() {
-						v32 := new(DraftDefsDraftEmbedCaption)
-						v32.DecodeLex(d)
-						v31 = append(v31, v32)
+						v50 := new(DraftDefsDraftEmbedCaption)
+						v50.DecodeLex(d)
+						v49 = append(v49, v50)
 					}
 				}
-				x.Captions = v31
+				x.Captions = v49
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1203,6 +1405,31 @@ func (x DraftDefsDraftEmbedVideo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftEmbedVideo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedVideo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedVideo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedVideo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedVideo"}
+	c.Required(lex.Join(path, "localRef"), x.LocalRef != nil)
+	c.Nested(lex.Join(path, "localRef"), x.LocalRef)
+	if x.Alt != nil {
+		c.String(lex.Join(path, "alt"), *x.Alt, lex.StringRules{MaxGraphemes: 2000})
+	}
+	c.Len(lex.Join(path, "captions"), len(x.Captions), 0, 20)
+	for v51, v52 := range x.Captions {
+		c.Nested(lex.Index(lex.Join(path, "captions"), v51), v52)
+	}
+	return c.Err()
 }
 
 // GetLocalRef returns x.LocalRef, or its zero value if x is nil.
@@ -1291,6 +1518,23 @@ func (x *DraftDefsDraftEmbedExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedExternal
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedExternal) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedExternal) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedExternal"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *DraftDefsDraftEmbedExternal) GetURI() string {
 	if x == nil {
@@ -1343,9 +1587,9 @@ func (x *DraftDefsDraftEmbedRecord) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "record":
 			if !d.Null() {
-				v33 := new(atproto.RepoStrongRef)
-				v33.DecodeLex(d)
-				x.Record = v33
+				v53 := new(atproto.RepoStrongRef)
+				v53.DecodeLex(d)
+				x.Record = v53
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1363,6 +1607,24 @@ func (x DraftDefsDraftEmbedRecord) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DraftDefsDraftEmbedRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedRecord
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDefsDraftEmbedRecord) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDefsDraftEmbedRecord) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.defs#draftEmbedRecord"}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	return c.Err()
 }
 
 // GetRecord returns x.Record, or its zero value if x is nil.

@@ -75,6 +75,23 @@ func (x *DraftDeleteDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.deleteDraft#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftDeleteDraftInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftDeleteDraftInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.deleteDraft#input.schema"}
+	c.String(lex.Join(path, "id"), x.ID, lex.StringRules{Format: "tid"})
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *DraftDeleteDraftInput) GetID() string {
 	if x == nil {

@@ -79,6 +79,24 @@ func (x *DraftUpdateDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.draft.updateDraft#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DraftUpdateDraftInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DraftUpdateDraftInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.draft.updateDraft#input.schema"}
+	c.Required(lex.Join(path, "draft"), x.Draft != nil)
+	c.Nested(lex.Join(path, "draft"), x.Draft)
+	return c.Err()
+}
+
 // GetDraft returns x.Draft, or its zero value if x is nil.
 func (x *DraftUpdateDraftInput) GetDraft() *DraftDefsDraftWithID {
 	if x == nil {

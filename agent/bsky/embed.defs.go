@@ -77,6 +77,30 @@ func (x *EmbedDefsAspectRatio) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.defs#aspectRatio (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedDefsAspectRatio) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedDefsAspectRatio) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.defs#aspectRatio"}
+	c.Int(lex.Join(path, "width"), x.Width, lex.IntRules{
+		HasMin: true,
+		Min:    int64(1),
+	})
+	c.Int(lex.Join(path, "height"), x.Height, lex.IntRules{
+		HasMin: true,
+		Min:    int64(1),
+	})
+	return c.Err()
+}
+
 // GetWidth returns x.Width, or its zero value if x is nil.
 func (x *EmbedDefsAspectRatio) GetWidth() int64 {
 	if x == nil {

@@ -75,6 +75,24 @@ func (x *EmbedExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.external (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternal) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternal) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external"}
+	c.Required(lex.Join(path, "external"), x.External != nil)
+	c.Nested(lex.Join(path, "external"), x.External)
+	return c.Err()
+}
+
 // GetExternal returns x.External, or its zero value if x is nil.
 func (x *EmbedExternal) GetExternal() *EmbedExternalExternal {
 	if x == nil {
@@ -195,6 +213,27 @@ func (x *EmbedExternalExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.external#external (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalExternal) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalExternal) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#external"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	c.Blob(lex.Join(path, "thumb"), x.Thumb, []string{"image/*"}, int64(1000000))
+	for v6, v7 := range x.AssociatedRefs {
+		c.Nested(lex.Index(lex.Join(path, "associatedRefs"), v6), v7)
+	}
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *EmbedExternalExternal) GetURI() string {
 	if x == nil {
@@ -279,9 +318,9 @@ func (x *EmbedExternalView) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "external":
 			if !d.Null() {
-				v6 := new(EmbedExternalViewExternal)
-				v6.DecodeLex(d)
-				x.External = v6
+				v8 := new(EmbedExternalViewExternal)
+				v8.DecodeLex(d)
+				x.External = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -299,6 +338,24 @@ func (x EmbedExternalView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedExternalView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.external#view (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#view"}
+	c.Required(lex.Join(path, "external"), x.External != nil)
+	c.Nested(lex.Join(path, "external"), x.External)
+	return c.Err()
 }
 
 // GetExternal returns x.External, or its zero value if x is nil.
@@ -376,8 +433,8 @@ func (x *EmbedExternalViewExternal) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v7 := range x.Labels {
-			v7.EncodeLex(e, false)
+		for _, v9 := range x.Labels {
+			v9.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -388,16 +445,16 @@ func (x *EmbedExternalViewExternal) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.AssociatedRefs != nil {
 		e.Field("associatedRefs")
 		e.BeginArray()
-		for _, v8 := range x.AssociatedRefs {
-			v8.EncodeLex(e, false)
+		for _, v10 := range x.AssociatedRefs {
+			v10.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
 	if x.AssociatedProfiles != nil {
 		e.Field("associatedProfiles")
 		e.BeginArray()
-		for _, v9 := range x.AssociatedProfiles {
-			v9.EncodeLex(e, false)
+		for _, v11 := range x.AssociatedProfiles {
+			v11.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -446,45 +503,45 @@ func (x *EmbedExternalViewExternal) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v10 := []*atproto.LabelDefsLabel{}
+				v12 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v11 := new(atproto.LabelDefsLabel)
-						v11.DecodeLex(d)
-						v10 = append(v10, v11)
+						v13 := new(atproto.LabelDefsLabel)
+						v13.DecodeLex(d)
+						v12 = append(v12, v13)
 					}
 				}
-				x.Labels = v10
+				x.Labels = v12
 			}
 		case "source":
 			if !d.Null() {
-				v12 := new(EmbedExternalViewExternalSource)
-				v12.DecodeLex(d)
-				x.Source = v12
+				v14 := new(EmbedExternalViewExternalSource)
+				v14.DecodeLex(d)
+				x.Source = v14
 			}
 		case "associatedRefs":
 			if !d.Null() {
-				v13 := []*atproto.RepoStrongRef{}
+				v15 := []*atproto.RepoStrongRef{}
 				if d.BeginArray() {
 					for d.More() {
-						v14 := new(atproto.RepoStrongRef)
-						v14.DecodeLex(d)
-						v13 = append(v13, v14)
-					}
-				}
-				x.AssociatedRefs = v13
-			}
-		case "associatedProfiles":
-			if !d.Null() {
-				v15 := []*ActorDefsProfileViewBasic{}
-				if d.BeginArray() {
-					for d.More() {
-						v16 := new(ActorDefsProfileViewBasic)
+						v16 := new(atproto.RepoStrongRef)
 						v16.DecodeLex(d)
 						v15 = append(v15, v16)
 					}
 				}
-				x.AssociatedProfiles = v15
+				x.AssociatedRefs = v15
+			}
+		case "associatedProfiles":
+			if !d.Null() {
+				v17 := []*ActorDefsProfileViewBasic{}
+				if d.BeginArray() {
+					for d.More() {
+						v18 := new(ActorDefsProfileViewBasic)
+						v18.DecodeLex(d)
+						v17 = append(v17, v18)
+					}
+				}
+				x.AssociatedProfiles = v17
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -502,6 +559,42 @@ func (x EmbedExternalViewExternal) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedExternalViewExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.external#viewExternal
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalViewExternal) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalViewExternal) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#viewExternal"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	if x.Thumb != nil {
+		c.String(lex.Join(path, "thumb"), *x.Thumb, lex.StringRules{Format: "uri"})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	for v19, v20 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v19), v20)
+	}
+	c.Nested(lex.Join(path, "source"), x.Source)
+	for v21, v22 := range x.AssociatedRefs {
+		c.Nested(lex.Index(lex.Join(path, "associatedRefs"), v21), v22)
+	}
+	for v23, v24 := range x.AssociatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "associatedProfiles"), v23), v24)
+	}
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -673,9 +766,9 @@ func (x *EmbedExternalViewExternalSource) DecodeLex(d *lex.Decoder) {
 			}
 		case "theme":
 			if !d.Null() {
-				v17 := new(EmbedExternalViewExternalSourceTheme)
-				v17.DecodeLex(d)
-				x.Theme = v17
+				v25 := new(EmbedExternalViewExternalSourceTheme)
+				v25.DecodeLex(d)
+				x.Theme = v25
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -693,6 +786,27 @@ func (x EmbedExternalViewExternalSource) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedExternalViewExternalSource) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.external#viewExternalSource
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalViewExternalSource) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalViewExternalSource) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#viewExternalSource"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	if x.Icon != nil {
+		c.String(lex.Join(path, "icon"), *x.Icon, lex.StringRules{Format: "uri"})
+	}
+	c.Nested(lex.Join(path, "theme"), x.Theme)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -796,27 +910,27 @@ func (x *EmbedExternalViewExternalSourceTheme) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "backgroundRGB":
 			if !d.Null() {
-				v18 := new(EmbedExternalColorRgb)
-				v18.DecodeLex(d)
-				x.BackgroundRgb = v18
+				v26 := new(EmbedExternalColorRgb)
+				v26.DecodeLex(d)
+				x.BackgroundRgb = v26
 			}
 		case "foregroundRGB":
 			if !d.Null() {
-				v19 := new(EmbedExternalColorRgb)
-				v19.DecodeLex(d)
-				x.ForegroundRgb = v19
+				v27 := new(EmbedExternalColorRgb)
+				v27.DecodeLex(d)
+				x.ForegroundRgb = v27
 			}
 		case "accentRGB":
 			if !d.Null() {
-				v20 := new(EmbedExternalColorRgb)
-				v20.DecodeLex(d)
-				x.AccentRgb = v20
+				v28 := new(EmbedExternalColorRgb)
+				v28.DecodeLex(d)
+				x.AccentRgb = v28
 			}
 		case "accentForegroundRGB":
 			if !d.Null() {
-				v21 := new(EmbedExternalColorRgb)
-				v21.DecodeLex(d)
-				x.AccentForegroundRgb = v21
+				v29 := new(EmbedExternalColorRgb)
+				v29.DecodeLex(d)
+				x.AccentForegroundRgb = v29
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -834,6 +948,27 @@ func (x EmbedExternalViewExternalSourceTheme) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedExternalViewExternalSourceTheme) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.embed.external#viewExternalSourceTheme (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalViewExternalSourceTheme) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalViewExternalSourceTheme) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#viewExternalSourceTheme"}
+	c.Nested(lex.Join(path, "backgroundRGB"), x.BackgroundRgb)
+	c.Nested(lex.Join(path, "foregroundRGB"), x.ForegroundRgb)
+	c.Nested(lex.Join(path, "accentRGB"), x.AccentRgb)
+	c.Nested(lex.Join(path, "accentForegroundRGB"), x.AccentForegroundRgb)
+	return c.Err()
 }
 
 // GetBackgroundRgb returns x.BackgroundRgb, or its zero value if x is nil.
@@ -945,6 +1080,40 @@ func (x EmbedExternalColorRgb) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedExternalColorRgb) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.external#colorRGB (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedExternalColorRgb) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedExternalColorRgb) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.external#colorRGB"}
+	c.Int(lex.Join(path, "r"), x.R, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "g"), x.G, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "b"), x.B, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	return c.Err()
 }
 
 // GetR returns x.R, or its zero value if x is nil.

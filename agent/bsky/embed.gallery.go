@@ -99,6 +99,26 @@ func (x *EmbedGallery) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.gallery (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedGallery) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedGallery) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.gallery"}
+	c.Len(lex.Join(path, "items"), len(x.Items), 0, 20)
+	for v3, v4 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetItems returns x.Items, or its zero value if x is nil.
 func (x *EmbedGallery) GetItems() []EmbedGallery_Items {
 	if x == nil {
@@ -161,9 +181,9 @@ func (x *EmbedGalleryImage) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "image":
 			if !d.Null() {
-				v3 := new(lex.Blob)
-				v3.DecodeLex(d)
-				x.Image = v3
+				v5 := new(lex.Blob)
+				v5.DecodeLex(d)
+				x.Image = v5
 			}
 		case "alt":
 			if !d.Null() {
@@ -171,9 +191,9 @@ func (x *EmbedGalleryImage) DecodeLex(d *lex.Decoder) {
 			}
 		case "aspectRatio":
 			if !d.Null() {
-				v4 := new(EmbedDefsAspectRatio)
-				v4.DecodeLex(d)
-				x.AspectRatio = v4
+				v6 := new(EmbedDefsAspectRatio)
+				v6.DecodeLex(d)
+				x.AspectRatio = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -191,6 +211,26 @@ func (x EmbedGalleryImage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedGalleryImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.gallery#image (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedGalleryImage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedGalleryImage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.gallery#image"}
+	c.Required(lex.Join(path, "image"), x.Image != nil)
+	c.Blob(lex.Join(path, "image"), x.Image, []string{"image/*"}, int64(2000000))
+	c.Required(lex.Join(path, "aspectRatio"), x.AspectRatio != nil)
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
 }
 
 // GetImage returns x.Image, or its zero value if x is nil.
@@ -262,8 +302,8 @@ func (x *EmbedGalleryView) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.embed.gallery#view", typed)
 	e.Field("items")
 	e.BeginArray()
-	for _, v5 := range x.Items {
-		lex.EncodeObject(e, v5)
+	for _, v7 := range x.Items {
+		lex.EncodeObject(e, v7)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -283,13 +323,13 @@ func (x *EmbedGalleryView) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				v6 := []EmbedGalleryView_Items{}
+				v8 := []EmbedGalleryView_Items{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 = append(v6, decodeEmbedGalleryView_Items(d))
+						v8 = append(v8, decodeEmbedGalleryView_Items(d))
 					}
 				}
-				x.Items = v6
+				x.Items = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -307,6 +347,25 @@ func (x EmbedGalleryView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedGalleryView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.gallery#view (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedGalleryView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedGalleryView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.gallery#view"}
+	for v9, v10 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v9), v10)
+	}
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -388,9 +447,9 @@ func (x *EmbedGalleryViewImage) DecodeLex(d *lex.Decoder) {
 			}
 		case "aspectRatio":
 			if !d.Null() {
-				v7 := new(EmbedDefsAspectRatio)
-				v7.DecodeLex(d)
-				x.AspectRatio = v7
+				v11 := new(EmbedDefsAspectRatio)
+				v11.DecodeLex(d)
+				x.AspectRatio = v11
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -408,6 +467,26 @@ func (x EmbedGalleryViewImage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedGalleryViewImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.gallery#viewImage (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedGalleryViewImage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedGalleryViewImage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.gallery#viewImage"}
+	c.String(lex.Join(path, "thumbnail"), x.Thumbnail, lex.StringRules{Format: "uri"})
+	c.String(lex.Join(path, "fullsize"), x.Fullsize, lex.StringRules{Format: "uri"})
+	c.Required(lex.Join(path, "aspectRatio"), x.AspectRatio != nil)
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
 }
 
 // GetThumbnail returns x.Thumbnail, or its zero value if x is nil.

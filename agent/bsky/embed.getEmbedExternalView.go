@@ -137,6 +137,30 @@ func (x *EmbedGetEmbedExternalViewOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.embed.getEmbedExternalView#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedGetEmbedExternalViewOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedGetEmbedExternalViewOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.getEmbedExternalView#output.schema"}
+	c.Nested(lex.Join(path, "view"), x.View)
+	for v7, v8 := range x.AssociatedRefs {
+		c.Nested(lex.Index(lex.Join(path, "associatedRefs"), v7), v8)
+	}
+	for v9, v10 := range x.AssociatedRecords {
+		c.Nested(lex.Index(lex.Join(path, "associatedRecords"), v9), v10)
+	}
+	return c.Err()
+}
+
 // GetView returns x.View, or its zero value if x is nil.
 func (x *EmbedGetEmbedExternalViewOutput) GetView() *EmbedExternalView {
 	if x == nil {

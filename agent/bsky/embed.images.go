@@ -79,6 +79,26 @@ func (x *EmbedImages) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.images (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedImages) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedImages) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.images"}
+	c.Len(lex.Join(path, "images"), len(x.Images), 0, 4)
+	for v4, v5 := range x.Images {
+		c.Nested(lex.Index(lex.Join(path, "images"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetImages returns x.Images, or its zero value if x is nil.
 func (x *EmbedImages) GetImages() []*EmbedImagesImage {
 	if x == nil {
@@ -141,9 +161,9 @@ func (x *EmbedImagesImage) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "image":
 			if !d.Null() {
-				v4 := new(lex.Blob)
-				v4.DecodeLex(d)
-				x.Image = v4
+				v6 := new(lex.Blob)
+				v6.DecodeLex(d)
+				x.Image = v6
 			}
 		case "alt":
 			if !d.Null() {
@@ -151,9 +171,9 @@ func (x *EmbedImagesImage) DecodeLex(d *lex.Decoder) {
 			}
 		case "aspectRatio":
 			if !d.Null() {
-				v5 := new(EmbedDefsAspectRatio)
-				v5.DecodeLex(d)
-				x.AspectRatio = v5
+				v7 := new(EmbedDefsAspectRatio)
+				v7.DecodeLex(d)
+				x.AspectRatio = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -171,6 +191,25 @@ func (x EmbedImagesImage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedImagesImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.images#image (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedImagesImage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedImagesImage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.images#image"}
+	c.Required(lex.Join(path, "image"), x.Image != nil)
+	c.Blob(lex.Join(path, "image"), x.Image, []string{"image/*"}, int64(2000000))
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
 }
 
 // GetImage returns x.Image, or its zero value if x is nil.
@@ -222,8 +261,8 @@ func (x *EmbedImagesView) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.embed.images#view", typed)
 	e.Field("images")
 	e.BeginArray()
-	for _, v6 := range x.Images {
-		v6.EncodeLex(e, false)
+	for _, v8 := range x.Images {
+		v8.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -243,15 +282,15 @@ func (x *EmbedImagesView) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "images":
 			if !d.Null() {
-				v7 := []*EmbedImagesViewImage{}
+				v9 := []*EmbedImagesViewImage{}
 				if d.BeginArray() {
 					for d.More() {
-						v8 := new(EmbedImagesViewImage)
-						v8.DecodeLex(d)
-						v7 = append(v7, v8)
+						v10 := new(EmbedImagesViewImage)
+						v10.DecodeLex(d)
+						v9 = append(v9, v10)
 					}
 				}
-				x.Images = v7
+				x.Images = v9
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -269,6 +308,26 @@ func (x EmbedImagesView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedImagesView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.images#view (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedImagesView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedImagesView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.images#view"}
+	c.Len(lex.Join(path, "images"), len(x.Images), 0, 4)
+	for v11, v12 := range x.Images {
+		c.Nested(lex.Index(lex.Join(path, "images"), v11), v12)
+	}
+	return c.Err()
 }
 
 // GetImages returns x.Images, or its zero value if x is nil.
@@ -349,9 +408,9 @@ func (x *EmbedImagesViewImage) DecodeLex(d *lex.Decoder) {
 			}
 		case "aspectRatio":
 			if !d.Null() {
-				v9 := new(EmbedDefsAspectRatio)
-				v9.DecodeLex(d)
-				x.AspectRatio = v9
+				v13 := new(EmbedDefsAspectRatio)
+				v13.DecodeLex(d)
+				x.AspectRatio = v13
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -369,6 +428,25 @@ func (x EmbedImagesViewImage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedImagesViewImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.images#viewImage (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedImagesViewImage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedImagesViewImage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.images#viewImage"}
+	c.String(lex.Join(path, "thumb"), x.Thumb, lex.StringRules{Format: "uri"})
+	c.String(lex.Join(path, "fullsize"), x.Fullsize, lex.StringRules{Format: "uri"})
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
 }
 
 // GetThumb returns x.Thumb, or its zero value if x is nil.

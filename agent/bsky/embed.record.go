@@ -74,6 +74,24 @@ func (x *EmbedRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.record (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecord) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecord) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record"}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	return c.Err()
+}
+
 // GetRecord returns x.Record, or its zero value if x is nil.
 func (x *EmbedRecord) GetRecord() *atproto.RepoStrongRef {
 	if x == nil {
@@ -180,6 +198,24 @@ func (x EmbedRecordView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedRecordView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.record#view (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record#view"}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	return c.Err()
 }
 
 // GetRecord returns x.Record, or its zero value if x is nil.
@@ -397,6 +433,35 @@ func (x *EmbedRecordViewRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.record#viewRecord (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordViewRecord) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordViewRecord) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record#viewRecord"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	for v8, v9 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v8), v9)
+	}
+	for v10, v11 := range x.Embeds {
+		c.Nested(lex.Index(lex.Join(path, "embeds"), v10), v11)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *EmbedRecordViewRecord) GetURI() string {
 	if x == nil {
@@ -555,6 +620,23 @@ func (x *EmbedRecordViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.record#viewNotFound (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordViewNotFound) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordViewNotFound) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record#viewNotFound"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *EmbedRecordViewNotFound) GetURI() string {
 	if x == nil {
@@ -631,9 +713,9 @@ func (x *EmbedRecordViewBlocked) DecodeLex(d *lex.Decoder) {
 			}
 		case "author":
 			if !d.Null() {
-				v8 := new(FeedDefsBlockedAuthor)
-				v8.DecodeLex(d)
-				x.Author = v8
+				v12 := new(FeedDefsBlockedAuthor)
+				v12.DecodeLex(d)
+				x.Author = v12
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -651,6 +733,25 @@ func (x EmbedRecordViewBlocked) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedRecordViewBlocked) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.record#viewBlocked (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordViewBlocked) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordViewBlocked) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record#viewBlocked"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -745,6 +846,23 @@ func (x EmbedRecordViewDetached) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedRecordViewDetached) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.record#viewDetached (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordViewDetached) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordViewDetached) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.record#viewDetached"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

@@ -107,6 +107,26 @@ func (x *EmbedRecordWithMedia) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.recordWithMedia (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordWithMedia) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordWithMedia) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.recordWithMedia"}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Required(lex.Join(path, "media"), x.Media != nil)
+	c.Nested(lex.Join(path, "media"), x.Media)
+	return c.Err()
+}
+
 // GetRecord returns x.Record, or its zero value if x is nil.
 func (x *EmbedRecordWithMedia) GetRecord() *EmbedRecord {
 	if x == nil {
@@ -224,6 +244,26 @@ func (x EmbedRecordWithMediaView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedRecordWithMediaView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.recordWithMedia#view (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedRecordWithMediaView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedRecordWithMediaView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.recordWithMedia#view"}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Required(lex.Join(path, "media"), x.Media != nil)
+	c.Nested(lex.Join(path, "media"), x.Media)
+	return c.Err()
 }
 
 // GetRecord returns x.Record, or its zero value if x is nil.

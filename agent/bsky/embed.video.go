@@ -139,6 +139,35 @@ func (x *EmbedVideo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.embed.video (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedVideo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedVideo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.video"}
+	c.Required(lex.Join(path, "video"), x.Video != nil)
+	c.Blob(lex.Join(path, "video"), x.Video, []string{"video/mp4"}, int64(100000000))
+	c.Len(lex.Join(path, "captions"), len(x.Captions), 0, 20)
+	for v6, v7 := range x.Captions {
+		c.Nested(lex.Index(lex.Join(path, "captions"), v6), v7)
+	}
+	if x.Alt != nil {
+		c.String(lex.Join(path, "alt"), *x.Alt, lex.StringRules{
+			MaxGraphemes: 1000,
+			MaxLength:    10000,
+		})
+	}
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
+}
+
 // GetVideo returns x.Video, or its zero value if x is nil.
 func (x *EmbedVideo) GetVideo() *lex.Blob {
 	if x == nil {
@@ -231,9 +260,9 @@ func (x *EmbedVideoCaption) DecodeLex(d *lex.Decoder) {
 			}
 		case "file":
 			if !d.Null() {
-				v6 := new(lex.Blob)
-				v6.DecodeLex(d)
-				x.File = v6
+				v8 := new(lex.Blob)
+				v8.DecodeLex(d)
+				x.File = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -251,6 +280,25 @@ func (x EmbedVideoCaption) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedVideoCaption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.video#caption (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedVideoCaption) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedVideoCaption) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.video#caption"}
+	c.String(lex.Join(path, "lang"), x.Lang, lex.StringRules{Format: "language"})
+	c.Required(lex.Join(path, "file"), x.File != nil)
+	c.Blob(lex.Join(path, "file"), x.File, []string{"text/vtt"}, int64(20000))
+	return c.Err()
 }
 
 // GetLang returns x.Lang, or its zero value if x is nil.
@@ -367,9 +415,9 @@ func (x *EmbedVideoView) DecodeLex(d *lex.Decoder) {
 			}
 		case "aspectRatio":
 			if !d.Null() {
-				v7 := new(EmbedDefsAspectRatio)
-				v7.DecodeLex(d)
-				x.AspectRatio = v7
+				v9 := new(EmbedDefsAspectRatio)
+				v9.DecodeLex(d)
+				x.AspectRatio = v9
 			}
 		case "presentation":
 			if !d.Null() {
@@ -391,6 +439,34 @@ func (x EmbedVideoView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedVideoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.embed.video#view (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedVideoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedVideoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.embed.video#view"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "playlist"), x.Playlist, lex.StringRules{Format: "uri"})
+	if x.Thumbnail != nil {
+		c.String(lex.Join(path, "thumbnail"), *x.Thumbnail, lex.StringRules{Format: "uri"})
+	}
+	if x.Alt != nil {
+		c.String(lex.Join(path, "alt"), *x.Alt, lex.StringRules{
+			MaxGraphemes: 1000,
+			MaxLength:    10000,
+		})
+	}
+	c.Nested(lex.Join(path, "aspectRatio"), x.AspectRatio)
+	return c.Err()
 }
 
 // GetCID returns x.CID, or its zero value if x is nil.

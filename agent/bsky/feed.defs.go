@@ -245,6 +245,36 @@ func (x *FeedDefsPostView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#postView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsPostView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsPostView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#postView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	for v7, v8 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v7), v8)
+	}
+	c.Nested(lex.Join(path, "threadgate"), x.Threadgate)
+	c.Nested(lex.Join(path, "debug"), x.Debug)
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *FeedDefsPostView) GetURI() string {
 	if x == nil {
@@ -486,6 +516,28 @@ func (x *FeedDefsViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#viewerState (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#viewerState"}
+	if x.Repost != nil {
+		c.String(lex.Join(path, "repost"), *x.Repost, lex.StringRules{Format: "at-uri"})
+	}
+	if x.Like != nil {
+		c.String(lex.Join(path, "like"), *x.Like, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetRepost returns x.Repost, or its zero value if x or x.Repost is nil.
 func (x *FeedDefsViewerState) GetRepost() string {
 	if x != nil && x.Repost != nil {
@@ -607,6 +659,25 @@ func (x *FeedDefsThreadContext) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#threadContext (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsThreadContext) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsThreadContext) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#threadContext"}
+	if x.RootAuthorLike != nil {
+		c.String(lex.Join(path, "rootAuthorLike"), *x.RootAuthorLike, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetRootAuthorLike returns x.RootAuthorLike, or its zero value if x or x.RootAuthorLike is nil.
 func (x *FeedDefsThreadContext) GetRootAuthorLike() string {
 	if x != nil && x.RootAuthorLike != nil {
@@ -705,15 +776,15 @@ func (x *FeedDefsFeedViewPost) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "post":
 			if !d.Null() {
-				v7 := new(FeedDefsPostView)
-				v7.DecodeLex(d)
-				x.Post = v7
+				v9 := new(FeedDefsPostView)
+				v9.DecodeLex(d)
+				x.Post = v9
 			}
 		case "reply":
 			if !d.Null() {
-				v8 := new(FeedDefsReplyRef)
-				v8.DecodeLex(d)
-				x.Reply = v8
+				v10 := new(FeedDefsReplyRef)
+				v10.DecodeLex(d)
+				x.Reply = v10
 			}
 		case "reason":
 			if !d.Null() {
@@ -743,6 +814,32 @@ func (x FeedDefsFeedViewPost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsFeedViewPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#feedViewPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsFeedViewPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsFeedViewPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#feedViewPost"}
+	c.Required(lex.Join(path, "post"), x.Post != nil)
+	c.Nested(lex.Join(path, "post"), x.Post)
+	c.Nested(lex.Join(path, "reply"), x.Reply)
+	c.Nested(lex.Join(path, "reason"), x.Reason)
+	if x.FeedContext != nil {
+		c.String(lex.Join(path, "feedContext"), *x.FeedContext, lex.StringRules{MaxLength: 2000})
+	}
+	if x.ReqID != nil {
+		c.String(lex.Join(path, "reqId"), *x.ReqID, lex.StringRules{MaxLength: 100})
+	}
+	return c.Err()
 }
 
 // GetPost returns x.Post, or its zero value if x is nil.
@@ -897,9 +994,9 @@ func (x *FeedDefsReplyRef) DecodeLex(d *lex.Decoder) {
 			}
 		case "grandparentAuthor":
 			if !d.Null() {
-				v9 := new(ActorDefsProfileViewBasic)
-				v9.DecodeLex(d)
-				x.GrandparentAuthor = v9
+				v11 := new(ActorDefsProfileViewBasic)
+				v11.DecodeLex(d)
+				x.GrandparentAuthor = v11
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -917,6 +1014,27 @@ func (x FeedDefsReplyRef) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsReplyRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#replyRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsReplyRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsReplyRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#replyRef"}
+	c.Required(lex.Join(path, "root"), x.Root != nil)
+	c.Nested(lex.Join(path, "root"), x.Root)
+	c.Required(lex.Join(path, "parent"), x.Parent != nil)
+	c.Nested(lex.Join(path, "parent"), x.Parent)
+	c.Nested(lex.Join(path, "grandparentAuthor"), x.GrandparentAuthor)
+	return c.Err()
 }
 
 // GetRoot returns x.Root, or its zero value if x is nil.
@@ -1003,9 +1121,9 @@ func (x *FeedDefsReasonRepost) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "by":
 			if !d.Null() {
-				v10 := new(ActorDefsProfileViewBasic)
-				v10.DecodeLex(d)
-				x.By = v10
+				v12 := new(ActorDefsProfileViewBasic)
+				v12.DecodeLex(d)
+				x.By = v12
 			}
 		case "uri":
 			if !d.Null() {
@@ -1035,6 +1153,31 @@ func (x FeedDefsReasonRepost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsReasonRepost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#reasonRepost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsReasonRepost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsReasonRepost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#reasonRepost"}
+	c.Required(lex.Join(path, "by"), x.By != nil)
+	c.Nested(lex.Join(path, "by"), x.By)
+	if x.URI != nil {
+		c.String(lex.Join(path, "uri"), *x.URI, lex.StringRules{Format: "at-uri"})
+	}
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetBy returns x.By, or its zero value if x is nil.
@@ -1121,6 +1264,18 @@ func (x FeedDefsReasonPin) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsReasonPin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#reasonPin (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsReasonPin) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsReasonPin) ValidateLex(path string) error {
+	return nil
 }
 
 // FeedDefsThreadViewPost_Parent is the open union
@@ -1210,8 +1365,8 @@ func (x *FeedDefsThreadViewPost) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Replies != nil {
 		e.Field("replies")
 		e.BeginArray()
-		for _, v11 := range x.Replies {
-			lex.EncodeObject(e, v11)
+		for _, v13 := range x.Replies {
+			lex.EncodeObject(e, v13)
 		}
 		e.EndArray()
 	}
@@ -1236,9 +1391,9 @@ func (x *FeedDefsThreadViewPost) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "post":
 			if !d.Null() {
-				v12 := new(FeedDefsPostView)
-				v12.DecodeLex(d)
-				x.Post = v12
+				v14 := new(FeedDefsPostView)
+				v14.DecodeLex(d)
+				x.Post = v14
 			}
 		case "parent":
 			if !d.Null() {
@@ -1246,19 +1401,19 @@ func (x *FeedDefsThreadViewPost) DecodeLex(d *lex.Decoder) {
 			}
 		case "replies":
 			if !d.Null() {
-				v13 := []FeedDefsThreadViewPost_Replies{}
+				v15 := []FeedDefsThreadViewPost_Replies{}
 				if d.BeginArray() {
 					for d.More() {
-						v13 = append(v13, decodeFeedDefsThreadViewPost_Replies(d))
+						v15 = append(v15, decodeFeedDefsThreadViewPost_Replies(d))
 					}
 				}
-				x.Replies = v13
+				x.Replies = v15
 			}
 		case "threadContext":
 			if !d.Null() {
-				v14 := new(FeedDefsThreadContext)
-				v14.DecodeLex(d)
-				x.ThreadContext = v14
+				v16 := new(FeedDefsThreadContext)
+				v16.DecodeLex(d)
+				x.ThreadContext = v16
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1276,6 +1431,29 @@ func (x FeedDefsThreadViewPost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsThreadViewPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#threadViewPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsThreadViewPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsThreadViewPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#threadViewPost"}
+	c.Required(lex.Join(path, "post"), x.Post != nil)
+	c.Nested(lex.Join(path, "post"), x.Post)
+	c.Nested(lex.Join(path, "parent"), x.Parent)
+	for v17, v18 := range x.Replies {
+		c.Nested(lex.Index(lex.Join(path, "replies"), v17), v18)
+	}
+	c.Nested(lex.Join(path, "threadContext"), x.ThreadContext)
+	return c.Err()
 }
 
 // GetPost returns x.Post, or its zero value if x is nil.
@@ -1380,6 +1558,23 @@ func (x *FeedDefsNotFoundPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#notFoundPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsNotFoundPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsNotFoundPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#notFoundPost"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *FeedDefsNotFoundPost) GetURI() string {
 	if x == nil {
@@ -1456,9 +1651,9 @@ func (x *FeedDefsBlockedPost) DecodeLex(d *lex.Decoder) {
 			}
 		case "author":
 			if !d.Null() {
-				v15 := new(FeedDefsBlockedAuthor)
-				v15.DecodeLex(d)
-				x.Author = v15
+				v19 := new(FeedDefsBlockedAuthor)
+				v19.DecodeLex(d)
+				x.Author = v19
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1476,6 +1671,25 @@ func (x FeedDefsBlockedPost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsBlockedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#blockedPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsBlockedPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsBlockedPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#blockedPost"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -1553,9 +1767,9 @@ func (x *FeedDefsBlockedAuthor) DecodeLex(d *lex.Decoder) {
 			}
 		case "viewer":
 			if !d.Null() {
-				v16 := new(ActorDefsViewerState)
-				v16.DecodeLex(d)
-				x.Viewer = v16
+				v20 := new(ActorDefsViewerState)
+				v20.DecodeLex(d)
+				x.Viewer = v20
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1573,6 +1787,24 @@ func (x FeedDefsBlockedAuthor) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsBlockedAuthor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#blockedAuthor (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsBlockedAuthor) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsBlockedAuthor) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#blockedAuthor"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -1666,8 +1898,8 @@ func (x *FeedDefsGeneratorView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.DescriptionFacets != nil {
 		e.Field("descriptionFacets")
 		e.BeginArray()
-		for _, v17 := range x.DescriptionFacets {
-			v17.EncodeLex(e, false)
+		for _, v21 := range x.DescriptionFacets {
+			v21.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -1686,8 +1918,8 @@ func (x *FeedDefsGeneratorView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v18 := range x.Labels {
-			v18.EncodeLex(e, false)
+		for _, v22 := range x.Labels {
+			v22.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -1730,9 +1962,9 @@ func (x *FeedDefsGeneratorView) DecodeLex(d *lex.Decoder) {
 			}
 		case "creator":
 			if !d.Null() {
-				v19 := new(ActorDefsProfileView)
-				v19.DecodeLex(d)
-				x.Creator = v19
+				v23 := new(ActorDefsProfileView)
+				v23.DecodeLex(d)
+				x.Creator = v23
 			}
 		case "displayName":
 			if !d.Null() {
@@ -1744,15 +1976,15 @@ func (x *FeedDefsGeneratorView) DecodeLex(d *lex.Decoder) {
 			}
 		case "descriptionFacets":
 			if !d.Null() {
-				v20 := []*RichtextFacet{}
+				v24 := []*RichtextFacet{}
 				if d.BeginArray() {
 					for d.More() {
-						v21 := new(RichtextFacet)
-						v21.DecodeLex(d)
-						v20 = append(v20, v21)
+						v25 := new(RichtextFacet)
+						v25.DecodeLex(d)
+						v24 = append(v24, v25)
 					}
 				}
-				x.DescriptionFacets = v20
+				x.DescriptionFacets = v24
 			}
 		case "avatar":
 			if !d.Null() {
@@ -1768,21 +2000,21 @@ func (x *FeedDefsGeneratorView) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v22 := []*atproto.LabelDefsLabel{}
+				v26 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v23 := new(atproto.LabelDefsLabel)
-						v23.DecodeLex(d)
-						v22 = append(v22, v23)
+						v27 := new(atproto.LabelDefsLabel)
+						v27.DecodeLex(d)
+						v26 = append(v26, v27)
 					}
 				}
-				x.Labels = v22
+				x.Labels = v26
 			}
 		case "viewer":
 			if !d.Null() {
-				v24 := new(FeedDefsGeneratorViewerState)
-				v24.DecodeLex(d)
-				x.Viewer = v24
+				v28 := new(FeedDefsGeneratorViewerState)
+				v28.DecodeLex(d)
+				x.Viewer = v28
 			}
 		case "contentMode":
 			if !d.Null() {
@@ -1808,6 +2040,50 @@ func (x FeedDefsGeneratorView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsGeneratorView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#generatorView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsGeneratorView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsGeneratorView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#generatorView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	for v29, v30 := range x.DescriptionFacets {
+		c.Nested(lex.Index(lex.Join(path, "descriptionFacets"), v29), v30)
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	if x.LikeCount != nil {
+		c.Int(lex.Join(path, "likeCount"), *x.LikeCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	for v31, v32 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v31), v32)
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -1986,6 +2262,25 @@ func (x *FeedDefsGeneratorViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#generatorViewerState
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsGeneratorViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsGeneratorViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#generatorViewerState"}
+	if x.Like != nil {
+		c.String(lex.Join(path, "like"), *x.Like, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetLike returns x.Like, or its zero value if x or x.Like is nil.
 func (x *FeedDefsGeneratorViewerState) GetLike() string {
 	if x != nil && x.Like != nil {
@@ -2098,6 +2393,27 @@ func (x *FeedDefsSkeletonFeedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#skeletonFeedPost (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsSkeletonFeedPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsSkeletonFeedPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#skeletonFeedPost"}
+	c.String(lex.Join(path, "post"), x.Post, lex.StringRules{Format: "at-uri"})
+	c.Nested(lex.Join(path, "reason"), x.Reason)
+	if x.FeedContext != nil {
+		c.String(lex.Join(path, "feedContext"), *x.FeedContext, lex.StringRules{MaxLength: 2000})
+	}
+	return c.Err()
+}
+
 // GetPost returns x.Post, or its zero value if x is nil.
 func (x *FeedDefsSkeletonFeedPost) GetPost() string {
 	if x == nil {
@@ -2184,6 +2500,23 @@ func (x *FeedDefsSkeletonReasonRepost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#skeletonReasonRepost
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsSkeletonReasonRepost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsSkeletonReasonRepost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#skeletonReasonRepost"}
+	c.String(lex.Join(path, "repost"), x.Repost, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetRepost returns x.Repost, or its zero value if x is nil.
 func (x *FeedDefsSkeletonReasonRepost) GetRepost() string {
 	if x == nil {
@@ -2246,6 +2579,18 @@ func (x *FeedDefsSkeletonReasonPin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.defs#skeletonReasonPin
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsSkeletonReasonPin) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsSkeletonReasonPin) ValidateLex(path string) error {
+	return nil
+}
+
 // FeedDefsThreadgateView is the object app.bsky.feed.defs#threadgateView.
 type FeedDefsThreadgateView struct {
 	// Format: at-uri.
@@ -2288,8 +2633,8 @@ func (x *FeedDefsThreadgateView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Lists != nil {
 		e.Field("lists")
 		e.BeginArray()
-		for _, v25 := range x.Lists {
-			v25.EncodeLex(e, false)
+		for _, v33 := range x.Lists {
+			v33.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -2322,15 +2667,15 @@ func (x *FeedDefsThreadgateView) DecodeLex(d *lex.Decoder) {
 			}
 		case "lists":
 			if !d.Null() {
-				v26 := []*GraphDefsListViewBasic{}
+				v34 := []*GraphDefsListViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v27 := new(GraphDefsListViewBasic)
-						v27.DecodeLex(d)
-						v26 = append(v26, v27)
+						v35 := new(GraphDefsListViewBasic)
+						v35.DecodeLex(d)
+						v34 = append(v34, v35)
 					}
 				}
-				x.Lists = v26
+				x.Lists = v34
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -2348,6 +2693,32 @@ func (x FeedDefsThreadgateView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsThreadgateView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#threadgateView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsThreadgateView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsThreadgateView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#threadgateView"}
+	if x.URI != nil {
+		c.String(lex.Join(path, "uri"), *x.URI, lex.StringRules{Format: "at-uri"})
+	}
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	c.Nested(lex.Join(path, "record"), x.Record)
+	for v36, v37 := range x.Lists {
+		c.Nested(lex.Index(lex.Join(path, "lists"), v36), v37)
+	}
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x or x.URI is nil.
@@ -2507,6 +2878,31 @@ func (x FeedDefsInteraction) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDefsInteraction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.defs#interaction (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDefsInteraction) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDefsInteraction) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.defs#interaction"}
+	if x.Item != nil {
+		c.String(lex.Join(path, "item"), *x.Item, lex.StringRules{Format: "at-uri"})
+	}
+	if x.FeedContext != nil {
+		c.String(lex.Join(path, "feedContext"), *x.FeedContext, lex.StringRules{MaxLength: 2000})
+	}
+	if x.ReqID != nil {
+		c.String(lex.Join(path, "reqId"), *x.ReqID, lex.StringRules{MaxLength: 100})
+	}
+	return c.Err()
 }
 
 // GetItem returns x.Item, or its zero value if x or x.Item is nil.

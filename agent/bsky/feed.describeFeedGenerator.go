@@ -119,6 +119,28 @@ func (x *FeedDescribeFeedGeneratorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.feed.describeFeedGenerator#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedDescribeFeedGeneratorOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDescribeFeedGeneratorOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.describeFeedGenerator#output.schema"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	for v5, v6 := range x.Feeds {
+		c.Nested(lex.Index(lex.Join(path, "feeds"), v5), v6)
+	}
+	c.Nested(lex.Join(path, "links"), x.Links)
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *FeedDescribeFeedGeneratorOutput) GetDID() string {
 	if x == nil {
@@ -223,6 +245,23 @@ func (x *FeedDescribeFeedGeneratorFeed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.describeFeedGenerator#feed
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDescribeFeedGeneratorFeed) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDescribeFeedGeneratorFeed) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.describeFeedGenerator#feed"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *FeedDescribeFeedGeneratorFeed) GetURI() string {
 	if x == nil {
@@ -301,6 +340,18 @@ func (x FeedDescribeFeedGeneratorLinks) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedDescribeFeedGeneratorLinks) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.describeFeedGenerator#links
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedDescribeFeedGeneratorLinks) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedDescribeFeedGeneratorLinks) ValidateLex(path string) error {
+	return nil
 }
 
 // GetPrivacyPolicy returns x.PrivacyPolicy, or its zero value if x or x.PrivacyPolicy is nil.

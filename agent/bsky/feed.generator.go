@@ -195,6 +195,39 @@ func (x *FeedGenerator) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.generator (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedGenerator) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGenerator) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.generator"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "displayName"), x.DisplayName, lex.StringRules{
+		MaxGraphemes: 24,
+		MaxLength:    240,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	for v5, v6 := range x.DescriptionFacets {
+		c.Nested(lex.Index(lex.Join(path, "descriptionFacets"), v5), v6)
+	}
+	c.Blob(lex.Join(path, "avatar"), x.Avatar, []string{"image/png", "image/jpeg"}, int64(1000000))
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *FeedGenerator) GetDID() string {
 	if x == nil {

@@ -119,6 +119,25 @@ func (x *FeedGetActorFeedsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getActorFeeds#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetActorFeedsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetActorFeedsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getActorFeeds#output.schema"}
+	for v4, v5 := range x.Feeds {
+		c.Nested(lex.Index(lex.Join(path, "feeds"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *FeedGetActorFeedsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

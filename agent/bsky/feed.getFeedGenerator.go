@@ -109,6 +109,24 @@ func (x *FeedGetFeedGeneratorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getFeedGenerator#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetFeedGeneratorOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetFeedGeneratorOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getFeedGenerator#output.schema"}
+	c.Required(lex.Join(path, "view"), x.View != nil)
+	c.Nested(lex.Join(path, "view"), x.View)
+	return c.Err()
+}
+
 // GetView returns x.View, or its zero value if x is nil.
 func (x *FeedGetFeedGeneratorOutput) GetView() *FeedDefsGeneratorView {
 	if x == nil {

@@ -142,6 +142,29 @@ func (x *FeedGetLikesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getLikes#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetLikesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetLikesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getLikes#output.schema"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	for v4, v5 := range x.Likes {
+		c.Nested(lex.Index(lex.Join(path, "likes"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *FeedGetLikesOutput) GetURI() string {
 	if x == nil {
@@ -271,9 +294,9 @@ func (x *FeedGetLikesLike) DecodeLex(d *lex.Decoder) {
 			}
 		case "actor":
 			if !d.Null() {
-				v4 := new(ActorDefsProfileView)
-				v4.DecodeLex(d)
-				x.Actor = v4
+				v6 := new(ActorDefsProfileView)
+				v6.DecodeLex(d)
+				x.Actor = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -291,6 +314,26 @@ func (x FeedGetLikesLike) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedGetLikesLike) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.getLikes#like (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetLikesLike) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetLikesLike) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getLikes#like"}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "actor"), x.Actor != nil)
+	c.Nested(lex.Join(path, "actor"), x.Actor)
+	return c.Err()
 }
 
 // GetIndexedAt returns x.IndexedAt, or its zero value if x is nil.

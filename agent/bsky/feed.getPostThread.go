@@ -138,6 +138,25 @@ func (x *FeedGetPostThreadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getPostThread#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetPostThreadOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetPostThreadOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getPostThread#output.schema"}
+	c.Required(lex.Join(path, "thread"), x.Thread != nil)
+	c.Nested(lex.Join(path, "thread"), x.Thread)
+	c.Nested(lex.Join(path, "threadgate"), x.Threadgate)
+	return c.Err()
+}
+
 // GetThread returns x.Thread, or its zero value if x is nil.
 func (x *FeedGetPostThreadOutput) GetThread() FeedGetPostThreadOutput_Thread {
 	if x == nil {

@@ -98,6 +98,25 @@ func (x *FeedGetPostsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getPosts#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetPostsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetPostsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getPosts#output.schema"}
+	for v4, v5 := range x.Posts {
+		c.Nested(lex.Index(lex.Join(path, "posts"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetPosts returns x.Posts, or its zero value if x is nil.
 func (x *FeedGetPostsOutput) GetPosts() []*FeedDefsPostView {
 	if x == nil {

@@ -143,6 +143,29 @@ func (x *FeedGetRepostedByOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.getRepostedBy#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedGetRepostedByOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedGetRepostedByOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.getRepostedBy#output.schema"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	for v4, v5 := range x.RepostedBy {
+		c.Nested(lex.Index(lex.Join(path, "repostedBy"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *FeedGetRepostedByOutput) GetURI() string {
 	if x == nil {

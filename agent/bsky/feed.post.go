@@ -250,6 +250,47 @@ func (x *FeedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.post (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.post"}
+	c.String(lex.Join(path, "text"), x.Text, lex.StringRules{
+		MaxGraphemes: 300,
+		MaxLength:    3000,
+	})
+	for v12, v13 := range x.Entities {
+		c.Nested(lex.Index(lex.Join(path, "entities"), v12), v13)
+	}
+	for v14, v15 := range x.Facets {
+		c.Nested(lex.Index(lex.Join(path, "facets"), v14), v15)
+	}
+	c.Nested(lex.Join(path, "reply"), x.Reply)
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	c.Len(lex.Join(path, "langs"), len(x.Langs), 0, 3)
+	for v16, v17 := range x.Langs {
+		c.String(lex.Index(lex.Join(path, "langs"), v16), v17, lex.StringRules{Format: "language"})
+	}
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.Len(lex.Join(path, "tags"), len(x.Tags), 0, 8)
+	for v18, v19 := range x.Tags {
+		c.String(lex.Index(lex.Join(path, "tags"), v18), v19, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetText returns x.Text, or its zero value if x is nil.
 func (x *FeedPost) GetText() string {
 	if x == nil {
@@ -372,15 +413,15 @@ func (x *FeedPostReplyRef) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "root":
 			if !d.Null() {
-				v12 := new(atproto.RepoStrongRef)
-				v12.DecodeLex(d)
-				x.Root = v12
+				v20 := new(atproto.RepoStrongRef)
+				v20.DecodeLex(d)
+				x.Root = v20
 			}
 		case "parent":
 			if !d.Null() {
-				v13 := new(atproto.RepoStrongRef)
-				v13.DecodeLex(d)
-				x.Parent = v13
+				v21 := new(atproto.RepoStrongRef)
+				v21.DecodeLex(d)
+				x.Parent = v21
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -398,6 +439,26 @@ func (x FeedPostReplyRef) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedPostReplyRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.post#replyRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedPostReplyRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPostReplyRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.post#replyRef"}
+	c.Required(lex.Join(path, "root"), x.Root != nil)
+	c.Nested(lex.Join(path, "root"), x.Root)
+	c.Required(lex.Join(path, "parent"), x.Parent != nil)
+	c.Nested(lex.Join(path, "parent"), x.Parent)
+	return c.Err()
 }
 
 // GetRoot returns x.Root, or its zero value if x is nil.
@@ -470,9 +531,9 @@ func (x *FeedPostEntity) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "index":
 			if !d.Null() {
-				v14 := new(FeedPostTextSlice)
-				v14.DecodeLex(d)
-				x.Index = v14
+				v22 := new(FeedPostTextSlice)
+				v22.DecodeLex(d)
+				x.Index = v22
 			}
 		case "type":
 			if !d.Null() {
@@ -498,6 +559,24 @@ func (x FeedPostEntity) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedPostEntity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.post#entity (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedPostEntity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPostEntity) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.post#entity"}
+	c.Required(lex.Join(path, "index"), x.Index != nil)
+	c.Nested(lex.Join(path, "index"), x.Index)
+	return c.Err()
 }
 
 // GetIndex returns x.Index, or its zero value if x is nil.
@@ -596,6 +675,30 @@ func (x FeedPostTextSlice) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedPostTextSlice) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.post#textSlice (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedPostTextSlice) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPostTextSlice) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.post#textSlice"}
+	c.Int(lex.Join(path, "start"), x.Start, lex.IntRules{
+		HasMin: true,
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "end"), x.End, lex.IntRules{
+		HasMin: true,
+		Min:    int64(0),
+	})
+	return c.Err()
 }
 
 // GetStart returns x.Start, or its zero value if x is nil.

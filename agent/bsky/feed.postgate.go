@@ -141,6 +141,32 @@ func (x *FeedPostgate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.postgate (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedPostgate) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPostgate) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.postgate"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "post"), x.Post, lex.StringRules{Format: "at-uri"})
+	c.Len(lex.Join(path, "detachedEmbeddingUris"), len(x.DetachedEmbeddingUris), 0, 50)
+	for v5, v6 := range x.DetachedEmbeddingUris {
+		c.String(lex.Index(lex.Join(path, "detachedEmbeddingUris"), v5), v6, lex.StringRules{Format: "at-uri"})
+	}
+	c.Len(lex.Join(path, "embeddingRules"), len(x.EmbeddingRules), 0, 5)
+	for v7, v8 := range x.EmbeddingRules {
+		c.Nested(lex.Index(lex.Join(path, "embeddingRules"), v7), v8)
+	}
+	return c.Err()
+}
+
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.
 func (x *FeedPostgate) GetCreatedAt() string {
 	if x == nil {
@@ -226,6 +252,18 @@ func (x FeedPostgateDisableRule) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedPostgateDisableRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.postgate#disableRule (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedPostgateDisableRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedPostgateDisableRule) ValidateLex(path string) error {
+	return nil
 }
 
 func init() {

@@ -97,6 +97,28 @@ func (x *FeedSendInteractionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.sendInteractions#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedSendInteractionsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedSendInteractionsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.sendInteractions#input.schema"}
+	if x.Feed != nil {
+		c.String(lex.Join(path, "feed"), *x.Feed, lex.StringRules{Format: "at-uri"})
+	}
+	for v4, v5 := range x.Interactions {
+		c.Nested(lex.Index(lex.Join(path, "interactions"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetFeed returns x.Feed, or its zero value if x or x.Feed is nil.
 func (x *FeedSendInteractionsInput) GetFeed() string {
 	if x != nil && x.Feed != nil {
@@ -165,6 +187,18 @@ func (x FeedSendInteractionsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedSendInteractionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.sendInteractions#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedSendInteractionsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedSendInteractionsOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // FeedSendInteractions calls the procedure app.bsky.feed.sendInteractions. Send information

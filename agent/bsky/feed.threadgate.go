@@ -149,6 +149,32 @@ func (x *FeedThreadgate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.threadgate (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *FeedThreadgate) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedThreadgate) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.threadgate"}
+	c.String(lex.Join(path, "post"), x.Post, lex.StringRules{Format: "at-uri"})
+	c.Len(lex.Join(path, "allow"), len(x.Allow), 0, 5)
+	for v5, v6 := range x.Allow {
+		c.Nested(lex.Index(lex.Join(path, "allow"), v5), v6)
+	}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Len(lex.Join(path, "hiddenReplies"), len(x.HiddenReplies), 0, 300)
+	for v7, v8 := range x.HiddenReplies {
+		c.String(lex.Index(lex.Join(path, "hiddenReplies"), v7), v8, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetPost returns x.Post, or its zero value if x is nil.
 func (x *FeedThreadgate) GetPost() string {
 	if x == nil {
@@ -236,6 +262,18 @@ func (x *FeedThreadgateMentionRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.threadgate#mentionRule
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedThreadgateMentionRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedThreadgateMentionRule) ValidateLex(path string) error {
+	return nil
+}
+
 // FeedThreadgateFollowerRule is the object app.bsky.feed.threadgate#followerRule. Allow
 // replies from actors who follow you.
 type FeedThreadgateFollowerRule struct {
@@ -291,6 +329,18 @@ func (x *FeedThreadgateFollowerRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.feed.threadgate#followerRule
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedThreadgateFollowerRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedThreadgateFollowerRule) ValidateLex(path string) error {
+	return nil
+}
+
 // FeedThreadgateFollowingRule is the object app.bsky.feed.threadgate#followingRule. Allow
 // replies from actors you follow.
 type FeedThreadgateFollowingRule struct {
@@ -344,6 +394,18 @@ func (x FeedThreadgateFollowingRule) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedThreadgateFollowingRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.threadgate#followingRule
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedThreadgateFollowingRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedThreadgateFollowingRule) ValidateLex(path string) error {
+	return nil
 }
 
 // FeedThreadgateListRule is the object app.bsky.feed.threadgate#listRule. Allow replies from
@@ -407,6 +469,23 @@ func (x FeedThreadgateListRule) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *FeedThreadgateListRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.feed.threadgate#listRule (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *FeedThreadgateListRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *FeedThreadgateListRule) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.feed.threadgate#listRule"}
+	c.String(lex.Join(path, "list"), x.List, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetList returns x.List, or its zero value if x is nil.

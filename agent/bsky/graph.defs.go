@@ -156,6 +156,44 @@ func (x *GraphDefsListViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.defs#listViewBasic (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsListViewBasic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsListViewBasic) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#listViewBasic"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxLength: 64,
+		MinLength: 1,
+	})
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	if x.ListItemCount != nil {
+		c.Int(lex.Join(path, "listItemCount"), *x.ListItemCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	for v5, v6 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v5), v6)
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	if x.IndexedAt != nil {
+		c.String(lex.Join(path, "indexedAt"), *x.IndexedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *GraphDefsListViewBasic) GetURI() string {
 	if x == nil {
@@ -289,8 +327,8 @@ func (x *GraphDefsListView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.DescriptionFacets != nil {
 		e.Field("descriptionFacets")
 		e.BeginArray()
-		for _, v5 := range x.DescriptionFacets {
-			v5.EncodeLex(e, false)
+		for _, v7 := range x.DescriptionFacets {
+			v7.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -305,8 +343,8 @@ func (x *GraphDefsListView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v6 := range x.Labels {
-			v6.EncodeLex(e, false)
+		for _, v8 := range x.Labels {
+			v8.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -341,9 +379,9 @@ func (x *GraphDefsListView) DecodeLex(d *lex.Decoder) {
 			}
 		case "creator":
 			if !d.Null() {
-				v7 := new(ActorDefsProfileView)
-				v7.DecodeLex(d)
-				x.Creator = v7
+				v9 := new(ActorDefsProfileView)
+				v9.DecodeLex(d)
+				x.Creator = v9
 			}
 		case "name":
 			if !d.Null() {
@@ -359,15 +397,15 @@ func (x *GraphDefsListView) DecodeLex(d *lex.Decoder) {
 			}
 		case "descriptionFacets":
 			if !d.Null() {
-				v8 := []*RichtextFacet{}
+				v10 := []*RichtextFacet{}
 				if d.BeginArray() {
 					for d.More() {
-						v9 := new(RichtextFacet)
-						v9.DecodeLex(d)
-						v8 = append(v8, v9)
+						v11 := new(RichtextFacet)
+						v11.DecodeLex(d)
+						v10 = append(v10, v11)
 					}
 				}
-				x.DescriptionFacets = v8
+				x.DescriptionFacets = v10
 			}
 		case "avatar":
 			if !d.Null() {
@@ -379,21 +417,21 @@ func (x *GraphDefsListView) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v10 := []*atproto.LabelDefsLabel{}
+				v12 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v11 := new(atproto.LabelDefsLabel)
-						v11.DecodeLex(d)
-						v10 = append(v10, v11)
+						v13 := new(atproto.LabelDefsLabel)
+						v13.DecodeLex(d)
+						v12 = append(v12, v13)
 					}
 				}
-				x.Labels = v10
+				x.Labels = v12
 			}
 		case "viewer":
 			if !d.Null() {
-				v12 := new(GraphDefsListViewerState)
-				v12.DecodeLex(d)
-				x.Viewer = v12
+				v14 := new(GraphDefsListViewerState)
+				v14.DecodeLex(d)
+				x.Viewer = v14
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -415,6 +453,53 @@ func (x GraphDefsListView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsListView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#listView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsListView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsListView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#listView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxLength: 64,
+		MinLength: 1,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	for v15, v16 := range x.DescriptionFacets {
+		c.Nested(lex.Index(lex.Join(path, "descriptionFacets"), v15), v16)
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	if x.ListItemCount != nil {
+		c.Int(lex.Join(path, "listItemCount"), *x.ListItemCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	for v17, v18 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v17), v18)
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -565,9 +650,9 @@ func (x *GraphDefsListItemView) DecodeLex(d *lex.Decoder) {
 			}
 		case "subject":
 			if !d.Null() {
-				v13 := new(ActorDefsProfileView)
-				v13.DecodeLex(d)
-				x.Subject = v13
+				v19 := new(ActorDefsProfileView)
+				v19.DecodeLex(d)
+				x.Subject = v19
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -585,6 +670,25 @@ func (x GraphDefsListItemView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsListItemView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#listItemView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsListItemView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsListItemView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#listItemView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -663,16 +767,16 @@ func (x *GraphDefsStarterPackView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.ListItemsSample != nil {
 		e.Field("listItemsSample")
 		e.BeginArray()
-		for _, v14 := range x.ListItemsSample {
-			v14.EncodeLex(e, false)
+		for _, v20 := range x.ListItemsSample {
+			v20.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
 	if x.Feeds != nil {
 		e.Field("feeds")
 		e.BeginArray()
-		for _, v15 := range x.Feeds {
-			v15.EncodeLex(e, false)
+		for _, v21 := range x.Feeds {
+			v21.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -687,8 +791,8 @@ func (x *GraphDefsStarterPackView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v16 := range x.Labels {
-			v16.EncodeLex(e, false)
+		for _, v22 := range x.Labels {
+			v22.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -723,39 +827,39 @@ func (x *GraphDefsStarterPackView) DecodeLex(d *lex.Decoder) {
 			}
 		case "creator":
 			if !d.Null() {
-				v17 := new(ActorDefsProfileViewBasic)
-				v17.DecodeLex(d)
-				x.Creator = v17
+				v23 := new(ActorDefsProfileViewBasic)
+				v23.DecodeLex(d)
+				x.Creator = v23
 			}
 		case "list":
 			if !d.Null() {
-				v18 := new(GraphDefsListViewBasic)
-				v18.DecodeLex(d)
-				x.List = v18
+				v24 := new(GraphDefsListViewBasic)
+				v24.DecodeLex(d)
+				x.List = v24
 			}
 		case "listItemsSample":
 			if !d.Null() {
-				v19 := []*GraphDefsListItemView{}
+				v25 := []*GraphDefsListItemView{}
 				if d.BeginArray() {
 					for d.More() {
-						v20 := new(GraphDefsListItemView)
-						v20.DecodeLex(d)
-						v19 = append(v19, v20)
+						v26 := new(GraphDefsListItemView)
+						v26.DecodeLex(d)
+						v25 = append(v25, v26)
 					}
 				}
-				x.ListItemsSample = v19
+				x.ListItemsSample = v25
 			}
 		case "feeds":
 			if !d.Null() {
-				v21 := []*FeedDefsGeneratorView{}
+				v27 := []*FeedDefsGeneratorView{}
 				if d.BeginArray() {
 					for d.More() {
-						v22 := new(FeedDefsGeneratorView)
-						v22.DecodeLex(d)
-						v21 = append(v21, v22)
+						v28 := new(FeedDefsGeneratorView)
+						v28.DecodeLex(d)
+						v27 = append(v27, v28)
 					}
 				}
-				x.Feeds = v21
+				x.Feeds = v27
 			}
 		case "joinedWeekCount":
 			if !d.Null() {
@@ -767,15 +871,15 @@ func (x *GraphDefsStarterPackView) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v23 := []*atproto.LabelDefsLabel{}
+				v29 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v24 := new(atproto.LabelDefsLabel)
-						v24.DecodeLex(d)
-						v23 = append(v23, v24)
+						v30 := new(atproto.LabelDefsLabel)
+						v30.DecodeLex(d)
+						v29 = append(v29, v30)
 					}
 				}
-				x.Labels = v23
+				x.Labels = v29
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -797,6 +901,53 @@ func (x GraphDefsStarterPackView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsStarterPackView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#starterPackView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsStarterPackView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsStarterPackView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#starterPackView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	c.Nested(lex.Join(path, "list"), x.List)
+	c.Len(lex.Join(path, "listItemsSample"), len(x.ListItemsSample), 0, 12)
+	for v31, v32 := range x.ListItemsSample {
+		c.Nested(lex.Index(lex.Join(path, "listItemsSample"), v31), v32)
+	}
+	c.Len(lex.Join(path, "feeds"), len(x.Feeds), 0, 3)
+	for v33, v34 := range x.Feeds {
+		c.Nested(lex.Index(lex.Join(path, "feeds"), v33), v34)
+	}
+	if x.JoinedWeekCount != nil {
+		c.Int(lex.Join(path, "joinedWeekCount"), *x.JoinedWeekCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	if x.JoinedAllTimeCount != nil {
+		c.Int(lex.Join(path, "joinedAllTimeCount"), *x.JoinedAllTimeCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	for v35, v36 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v35), v36)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -952,8 +1103,8 @@ func (x *GraphDefsStarterPackViewBasic) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v25 := range x.Labels {
-			v25.EncodeLex(e, false)
+		for _, v37 := range x.Labels {
+			v37.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -988,9 +1139,9 @@ func (x *GraphDefsStarterPackViewBasic) DecodeLex(d *lex.Decoder) {
 			}
 		case "creator":
 			if !d.Null() {
-				v26 := new(ActorDefsProfileViewBasic)
-				v26.DecodeLex(d)
-				x.Creator = v26
+				v38 := new(ActorDefsProfileViewBasic)
+				v38.DecodeLex(d)
+				x.Creator = v38
 			}
 		case "listItemCount":
 			if !d.Null() {
@@ -1006,15 +1157,15 @@ func (x *GraphDefsStarterPackViewBasic) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v27 := []*atproto.LabelDefsLabel{}
+				v39 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v28 := new(atproto.LabelDefsLabel)
-						v28.DecodeLex(d)
-						v27 = append(v27, v28)
+						v40 := new(atproto.LabelDefsLabel)
+						v40.DecodeLex(d)
+						v39 = append(v39, v40)
 					}
 				}
-				x.Labels = v27
+				x.Labels = v39
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -1036,6 +1187,50 @@ func (x GraphDefsStarterPackViewBasic) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsStarterPackViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#starterPackViewBasic
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsStarterPackViewBasic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsStarterPackViewBasic) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#starterPackViewBasic"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	if x.ListItemCount != nil {
+		c.Int(lex.Join(path, "listItemCount"), *x.ListItemCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	if x.JoinedWeekCount != nil {
+		c.Int(lex.Join(path, "joinedWeekCount"), *x.JoinedWeekCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	if x.JoinedAllTimeCount != nil {
+		c.Int(lex.Join(path, "joinedAllTimeCount"), *x.JoinedAllTimeCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	for v41, v42 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v41), v42)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -1208,6 +1403,25 @@ func (x *GraphDefsListViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.defs#listViewerState (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsListViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsListViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#listViewerState"}
+	if x.Blocked != nil {
+		c.String(lex.Join(path, "blocked"), *x.Blocked, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetMuted returns x.Muted, or its zero value if x or x.Muted is nil.
 func (x *GraphDefsListViewerState) GetMuted() bool {
 	if x != nil && x.Muted != nil {
@@ -1293,6 +1507,23 @@ func (x GraphDefsNotFoundActor) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsNotFoundActor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#notFoundActor (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsNotFoundActor) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsNotFoundActor) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#notFoundActor"}
+	c.String(lex.Join(path, "actor"), x.Actor, lex.StringRules{Format: "at-identifier"})
+	return c.Err()
 }
 
 // GetActor returns x.Actor, or its zero value if x is nil.
@@ -1437,6 +1668,41 @@ func (x GraphDefsRelationship) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphDefsRelationship) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.defs#relationship (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphDefsRelationship) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphDefsRelationship) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.defs#relationship"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	if x.Following != nil {
+		c.String(lex.Join(path, "following"), *x.Following, lex.StringRules{Format: "at-uri"})
+	}
+	if x.FollowedBy != nil {
+		c.String(lex.Join(path, "followedBy"), *x.FollowedBy, lex.StringRules{Format: "at-uri"})
+	}
+	if x.Blocking != nil {
+		c.String(lex.Join(path, "blocking"), *x.Blocking, lex.StringRules{Format: "at-uri"})
+	}
+	if x.BlockedBy != nil {
+		c.String(lex.Join(path, "blockedBy"), *x.BlockedBy, lex.StringRules{Format: "at-uri"})
+	}
+	if x.BlockingByList != nil {
+		c.String(lex.Join(path, "blockingByList"), *x.BlockingByList, lex.StringRules{Format: "at-uri"})
+	}
+	if x.BlockedByList != nil {
+		c.String(lex.Join(path, "blockedByList"), *x.BlockedByList, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.

@@ -131,6 +131,27 @@ func (x *GraphGetFollowsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getFollows#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetFollowsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetFollowsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getFollows#output.schema"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	for v5, v6 := range x.Follows {
+		c.Nested(lex.Index(lex.Join(path, "follows"), v5), v6)
+	}
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *GraphGetFollowsOutput) GetSubject() *ActorDefsProfileView {
 	if x == nil {

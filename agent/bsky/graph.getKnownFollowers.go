@@ -133,6 +133,28 @@ func (x *GraphGetKnownFollowersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.graph.getKnownFollowers#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetKnownFollowersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetKnownFollowersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getKnownFollowers#output.schema"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	for v5, v6 := range x.Followers {
+		c.Nested(lex.Index(lex.Join(path, "followers"), v5), v6)
+	}
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *GraphGetKnownFollowersOutput) GetSubject() *ActorDefsProfileView {
 	if x == nil {

@@ -131,6 +131,27 @@ func (x *GraphGetListOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getList#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetListOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetListOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getList#output.schema"}
+	c.Required(lex.Join(path, "list"), x.List != nil)
+	c.Nested(lex.Join(path, "list"), x.List)
+	for v5, v6 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v5), v6)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *GraphGetListOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -136,6 +136,25 @@ func (x *GraphGetListsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getLists#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetListsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetListsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getLists#output.schema"}
+	for v4, v5 := range x.Lists {
+		c.Nested(lex.Index(lex.Join(path, "lists"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *GraphGetListsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

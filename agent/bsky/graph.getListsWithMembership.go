@@ -138,6 +138,26 @@ func (x *GraphGetListsWithMembershipOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.graph.getListsWithMembership#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetListsWithMembershipOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetListsWithMembershipOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getListsWithMembership#output.schema"}
+	for v4, v5 := range x.ListsWithMembership {
+		c.Nested(lex.Index(lex.Join(path, "listsWithMembership"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *GraphGetListsWithMembershipOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -244,15 +264,15 @@ func (x *GraphGetListsWithMembershipListWithMembership) DecodeLex(d *lex.Decoder
 			x.Extra.SetType(d.String())
 		case "list":
 			if !d.Null() {
-				v4 := new(GraphDefsListView)
-				v4.DecodeLex(d)
-				x.List = v4
+				v6 := new(GraphDefsListView)
+				v6.DecodeLex(d)
+				x.List = v6
 			}
 		case "listItem":
 			if !d.Null() {
-				v5 := new(GraphDefsListItemView)
-				v5.DecodeLex(d)
-				x.ListItem = v5
+				v7 := new(GraphDefsListItemView)
+				v7.DecodeLex(d)
+				x.ListItem = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -270,6 +290,26 @@ func (x GraphGetListsWithMembershipListWithMembership) MarshalJSON() ([]byte, er
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphGetListsWithMembershipListWithMembership) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.graph.getListsWithMembership#listWithMembership (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetListsWithMembershipListWithMembership) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetListsWithMembershipListWithMembership) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getListsWithMembership#listWithMembership"}
+	c.Required(lex.Join(path, "list"), x.List != nil)
+	c.Nested(lex.Join(path, "list"), x.List)
+	c.Nested(lex.Join(path, "listItem"), x.ListItem)
+	return c.Err()
 }
 
 // GetList returns x.List, or its zero value if x is nil.

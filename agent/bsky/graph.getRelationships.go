@@ -136,6 +136,28 @@ func (x *GraphGetRelationshipsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getRelationships#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetRelationshipsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetRelationshipsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getRelationships#output.schema"}
+	if x.Actor != nil {
+		c.String(lex.Join(path, "actor"), *x.Actor, lex.StringRules{Format: "did"})
+	}
+	for v3, v4 := range x.Relationships {
+		c.Nested(lex.Index(lex.Join(path, "relationships"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetActor returns x.Actor, or its zero value if x or x.Actor is nil.
 func (x *GraphGetRelationshipsOutput) GetActor() string {
 	if x != nil && x.Actor != nil {

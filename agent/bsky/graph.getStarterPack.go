@@ -90,6 +90,24 @@ func (x *GraphGetStarterPackOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getStarterPack#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetStarterPackOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetStarterPackOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getStarterPack#output.schema"}
+	c.Required(lex.Join(path, "starterPack"), x.StarterPack != nil)
+	c.Nested(lex.Join(path, "starterPack"), x.StarterPack)
+	return c.Err()
+}
+
 // GetStarterPack returns x.StarterPack, or its zero value if x is nil.
 func (x *GraphGetStarterPackOutput) GetStarterPack() *GraphDefsStarterPackView {
 	if x == nil {

@@ -99,6 +99,25 @@ func (x *GraphGetStarterPacksOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.getStarterPacks#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetStarterPacksOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetStarterPacksOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getStarterPacks#output.schema"}
+	for v4, v5 := range x.StarterPacks {
+		c.Nested(lex.Index(lex.Join(path, "starterPacks"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetStarterPacks returns x.StarterPacks, or its zero value if x is nil.
 func (x *GraphGetStarterPacksOutput) GetStarterPacks() []*GraphDefsStarterPackViewBasic {
 	if x == nil {

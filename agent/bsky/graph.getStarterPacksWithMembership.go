@@ -121,6 +121,26 @@ func (x *GraphGetStarterPacksWithMembershipOutput) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.graph.getStarterPacksWithMembership#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetStarterPacksWithMembershipOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetStarterPacksWithMembershipOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getStarterPacksWithMembership#output.schema"}
+	for v4, v5 := range x.StarterPacksWithMembership {
+		c.Nested(lex.Index(lex.Join(path, "starterPacksWithMembership"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *GraphGetStarterPacksWithMembershipOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -227,15 +247,15 @@ func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) DecodeLex(
 			x.Extra.SetType(d.String())
 		case "starterPack":
 			if !d.Null() {
-				v4 := new(GraphDefsStarterPackView)
-				v4.DecodeLex(d)
-				x.StarterPack = v4
+				v6 := new(GraphDefsStarterPackView)
+				v6.DecodeLex(d)
+				x.StarterPack = v6
 			}
 		case "listItem":
 			if !d.Null() {
-				v5 := new(GraphDefsListItemView)
-				v5.DecodeLex(d)
-				x.ListItem = v5
+				v7 := new(GraphDefsListItemView)
+				v7.DecodeLex(d)
+				x.ListItem = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -253,6 +273,26 @@ func (x GraphGetStarterPacksWithMembershipStarterPackWithMembership) MarshalJSON
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership"}
+	c.Required(lex.Join(path, "starterPack"), x.StarterPack != nil)
+	c.Nested(lex.Join(path, "starterPack"), x.StarterPack)
+	c.Nested(lex.Join(path, "listItem"), x.ListItem)
+	return c.Err()
 }
 
 // GetStarterPack returns x.StarterPack, or its zero value if x is nil.

@@ -135,6 +135,26 @@ func (x *GraphGetSuggestedFollowsByActorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.graph.getSuggestedFollowsByActor#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphGetSuggestedFollowsByActorOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphGetSuggestedFollowsByActorOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.getSuggestedFollowsByActor#output.schema"}
+	for v4, v5 := range x.Suggestions {
+		c.Nested(lex.Index(lex.Join(path, "suggestions"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetSuggestions returns x.Suggestions, or its zero value if x is nil.
 func (x *GraphGetSuggestedFollowsByActorOutput) GetSuggestions() []*ActorDefsProfileView {
 	if x == nil {

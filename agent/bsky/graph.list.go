@@ -163,6 +163,38 @@ func (x *GraphList) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.list (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphList) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphList) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.list"}
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxLength: 64,
+		MinLength: 1,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	for v5, v6 := range x.DescriptionFacets {
+		c.Nested(lex.Index(lex.Join(path, "descriptionFacets"), v5), v6)
+	}
+	c.Blob(lex.Join(path, "avatar"), x.Avatar, []string{"image/png", "image/jpeg"}, int64(1000000))
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetPurpose returns x.Purpose, or its zero value if x is nil.
 func (x *GraphList) GetPurpose() GraphDefsListPurpose {
 	if x == nil {

@@ -75,6 +75,23 @@ func (x *GraphMuteActorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.muteActor#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphMuteActorInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphMuteActorInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.muteActor#input.schema"}
+	c.String(lex.Join(path, "actor"), x.Actor, lex.StringRules{Format: "at-identifier"})
+	return c.Err()
+}
+
 // GetActor returns x.Actor, or its zero value if x is nil.
 func (x *GraphMuteActorInput) GetActor() string {
 	if x == nil {

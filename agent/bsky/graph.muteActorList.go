@@ -75,6 +75,23 @@ func (x *GraphMuteActorListInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.muteActorList#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphMuteActorListInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphMuteActorListInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.muteActorList#input.schema"}
+	c.String(lex.Join(path, "list"), x.List, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetList returns x.List, or its zero value if x is nil.
 func (x *GraphMuteActorListInput) GetList() string {
 	if x == nil {

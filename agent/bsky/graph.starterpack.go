@@ -141,6 +141,42 @@ func (x *GraphStarterpack) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.starterpack (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GraphStarterpack) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphStarterpack) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.starterpack"}
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 50,
+		MaxLength:    500,
+		MinLength:    1,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 300,
+			MaxLength:    3000,
+		})
+	}
+	for v7, v8 := range x.DescriptionFacets {
+		c.Nested(lex.Index(lex.Join(path, "descriptionFacets"), v7), v8)
+	}
+	c.String(lex.Join(path, "list"), x.List, lex.StringRules{Format: "at-uri"})
+	c.Len(lex.Join(path, "feeds"), len(x.Feeds), 0, 3)
+	for v9, v10 := range x.Feeds {
+		c.Nested(lex.Index(lex.Join(path, "feeds"), v9), v10)
+	}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *GraphStarterpack) GetName() string {
 	if x == nil {
@@ -249,6 +285,23 @@ func (x GraphStarterpackFeedItem) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GraphStarterpackFeedItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.graph.starterpack#feedItem (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphStarterpackFeedItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphStarterpackFeedItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.starterpack#feedItem"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

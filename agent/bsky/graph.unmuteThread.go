@@ -75,6 +75,23 @@ func (x *GraphUnmuteThreadInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.unmuteThread#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphUnmuteThreadInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphUnmuteThreadInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.unmuteThread#input.schema"}
+	c.String(lex.Join(path, "root"), x.Root, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetRoot returns x.Root, or its zero value if x is nil.
 func (x *GraphUnmuteThreadInput) GetRoot() string {
 	if x == nil {

@@ -100,6 +100,25 @@ func (x *GraphVerification) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.graph.verification (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphVerification) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphVerification) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.graph.verification"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *GraphVerification) GetSubject() string {
 	if x == nil {

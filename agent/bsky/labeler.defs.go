@@ -140,6 +140,37 @@ func (x *LabelerDefsLabelerView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.labeler.defs#labelerView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelerDefsLabelerView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerDefsLabelerView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.defs#labelerView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	if x.LikeCount != nil {
+		c.Int(lex.Join(path, "likeCount"), *x.LikeCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	for v6, v7 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v6), v7)
+	}
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *LabelerDefsLabelerView) GetURI() string {
 	if x == nil {
@@ -265,32 +296,32 @@ func (x *LabelerDefsLabelerViewDetailed) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v6 := range x.Labels {
-			v6.EncodeLex(e, false)
+		for _, v8 := range x.Labels {
+			v8.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
 	if x.ReasonTypes != nil {
 		e.Field("reasonTypes")
 		e.BeginArray()
-		for _, v7 := range x.ReasonTypes {
-			e.String(string(v7))
+		for _, v9 := range x.ReasonTypes {
+			e.String(string(v9))
 		}
 		e.EndArray()
 	}
 	if x.SubjectTypes != nil {
 		e.Field("subjectTypes")
 		e.BeginArray()
-		for _, v8 := range x.SubjectTypes {
-			e.String(string(v8))
+		for _, v10 := range x.SubjectTypes {
+			e.String(string(v10))
 		}
 		e.EndArray()
 	}
 	if x.SubjectCollections != nil {
 		e.Field("subjectCollections")
 		e.BeginArray()
-		for _, v9 := range x.SubjectCollections {
-			e.String(v9)
+		for _, v11 := range x.SubjectCollections {
+			e.String(v11)
 		}
 		e.EndArray()
 	}
@@ -319,15 +350,15 @@ func (x *LabelerDefsLabelerViewDetailed) DecodeLex(d *lex.Decoder) {
 			}
 		case "creator":
 			if !d.Null() {
-				v10 := new(ActorDefsProfileView)
-				v10.DecodeLex(d)
-				x.Creator = v10
+				v12 := new(ActorDefsProfileView)
+				v12.DecodeLex(d)
+				x.Creator = v12
 			}
 		case "policies":
 			if !d.Null() {
-				v11 := new(LabelerDefsLabelerPolicies)
-				v11.DecodeLex(d)
-				x.Policies = v11
+				v13 := new(LabelerDefsLabelerPolicies)
+				v13.DecodeLex(d)
+				x.Policies = v13
 			}
 		case "likeCount":
 			if !d.Null() {
@@ -335,9 +366,9 @@ func (x *LabelerDefsLabelerViewDetailed) DecodeLex(d *lex.Decoder) {
 			}
 		case "viewer":
 			if !d.Null() {
-				v12 := new(LabelerDefsLabelerViewerState)
-				v12.DecodeLex(d)
-				x.Viewer = v12
+				v14 := new(LabelerDefsLabelerViewerState)
+				v14.DecodeLex(d)
+				x.Viewer = v14
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -345,45 +376,45 @@ func (x *LabelerDefsLabelerViewDetailed) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v13 := []*atproto.LabelDefsLabel{}
+				v15 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v14 := new(atproto.LabelDefsLabel)
-						v14.DecodeLex(d)
-						v13 = append(v13, v14)
+						v16 := new(atproto.LabelDefsLabel)
+						v16.DecodeLex(d)
+						v15 = append(v15, v16)
 					}
 				}
-				x.Labels = v13
+				x.Labels = v15
 			}
 		case "reasonTypes":
 			if !d.Null() {
-				v15 := []atproto.ModerationDefsReasonType{}
+				v17 := []atproto.ModerationDefsReasonType{}
 				if d.BeginArray() {
 					for d.More() {
-						v15 = append(v15, atproto.ModerationDefsReasonType(d.String()))
+						v17 = append(v17, atproto.ModerationDefsReasonType(d.String()))
 					}
 				}
-				x.ReasonTypes = v15
+				x.ReasonTypes = v17
 			}
 		case "subjectTypes":
 			if !d.Null() {
-				v16 := []atproto.ModerationDefsSubjectType{}
+				v18 := []atproto.ModerationDefsSubjectType{}
 				if d.BeginArray() {
 					for d.More() {
-						v16 = append(v16, atproto.ModerationDefsSubjectType(d.String()))
+						v18 = append(v18, atproto.ModerationDefsSubjectType(d.String()))
 					}
 				}
-				x.SubjectTypes = v16
+				x.SubjectTypes = v18
 			}
 		case "subjectCollections":
 			if !d.Null() {
-				v17 := []string{}
+				v19 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v17 = append(v17, d.String())
+						v19 = append(v19, d.String())
 					}
 				}
-				x.SubjectCollections = v17
+				x.SubjectCollections = v19
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -401,6 +432,42 @@ func (x LabelerDefsLabelerViewDetailed) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelerDefsLabelerViewDetailed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.labeler.defs#labelerViewDetailed
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelerDefsLabelerViewDetailed) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerDefsLabelerViewDetailed) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.defs#labelerViewDetailed"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "creator"), x.Creator != nil)
+	c.Nested(lex.Join(path, "creator"), x.Creator)
+	c.Required(lex.Join(path, "policies"), x.Policies != nil)
+	c.Nested(lex.Join(path, "policies"), x.Policies)
+	if x.LikeCount != nil {
+		c.Int(lex.Join(path, "likeCount"), *x.LikeCount, lex.IntRules{
+			HasMin: true,
+			Min:    int64(0),
+		})
+	}
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	for v20, v21 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v20), v21)
+	}
+	for v26, v27 := range x.SubjectCollections {
+		c.String(lex.Index(lex.Join(path, "subjectCollections"), v26), v27, lex.StringRules{Format: "nsid"})
+	}
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -555,6 +622,25 @@ func (x *LabelerDefsLabelerViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.labeler.defs#labelerViewerState
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelerDefsLabelerViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerDefsLabelerViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.defs#labelerViewerState"}
+	if x.Like != nil {
+		c.String(lex.Join(path, "like"), *x.Like, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetLike returns x.Like, or its zero value if x or x.Like is nil.
 func (x *LabelerDefsLabelerViewerState) GetLike() string {
 	if x != nil && x.Like != nil {
@@ -592,15 +678,15 @@ func (x *LabelerDefsLabelerPolicies) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.labeler.defs#labelerPolicies", typed)
 	e.Field("labelValues")
 	e.BeginArray()
-	for _, v18 := range x.LabelValues {
-		e.String(string(v18))
+	for _, v28 := range x.LabelValues {
+		e.String(string(v28))
 	}
 	e.EndArray()
 	if x.LabelValueDefinitions != nil {
 		e.Field("labelValueDefinitions")
 		e.BeginArray()
-		for _, v19 := range x.LabelValueDefinitions {
-			v19.EncodeLex(e, false)
+		for _, v29 := range x.LabelValueDefinitions {
+			v29.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -621,25 +707,25 @@ func (x *LabelerDefsLabelerPolicies) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "labelValues":
 			if !d.Null() {
-				v20 := []atproto.LabelDefsLabelValue{}
+				v30 := []atproto.LabelDefsLabelValue{}
 				if d.BeginArray() {
 					for d.More() {
-						v20 = append(v20, atproto.LabelDefsLabelValue(d.String()))
+						v30 = append(v30, atproto.LabelDefsLabelValue(d.String()))
 					}
 				}
-				x.LabelValues = v20
+				x.LabelValues = v30
 			}
 		case "labelValueDefinitions":
 			if !d.Null() {
-				v21 := []*atproto.LabelDefsLabelValueDefinition{}
+				v31 := []*atproto.LabelDefsLabelValueDefinition{}
 				if d.BeginArray() {
 					for d.More() {
-						v22 := new(atproto.LabelDefsLabelValueDefinition)
-						v22.DecodeLex(d)
-						v21 = append(v21, v22)
+						v32 := new(atproto.LabelDefsLabelValueDefinition)
+						v32.DecodeLex(d)
+						v31 = append(v31, v32)
 					}
 				}
-				x.LabelValueDefinitions = v21
+				x.LabelValueDefinitions = v31
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -657,6 +743,25 @@ func (x LabelerDefsLabelerPolicies) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *LabelerDefsLabelerPolicies) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.labeler.defs#labelerPolicies
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelerDefsLabelerPolicies) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerDefsLabelerPolicies) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.defs#labelerPolicies"}
+	for v35, v36 := range x.LabelValueDefinitions {
+		c.Nested(lex.Index(lex.Join(path, "labelValueDefinitions"), v35), v36)
+	}
+	return c.Err()
 }
 
 // GetLabelValues returns x.LabelValues, or its zero value if x is nil.

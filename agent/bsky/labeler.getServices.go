@@ -125,6 +125,25 @@ func (x *LabelerGetServicesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.labeler.getServices#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *LabelerGetServicesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerGetServicesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.getServices#output.schema"}
+	for v3, v4 := range x.Views {
+		c.Nested(lex.Index(lex.Join(path, "views"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetViews returns x.Views, or its zero value if x is nil.
 func (x *LabelerGetServicesOutput) GetViews() []LabelerGetServicesOutput_Views {
 	if x == nil {

@@ -177,6 +177,29 @@ func (x *LabelerService) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.labeler.service (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *LabelerService) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *LabelerService) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.labeler.service"}
+	c.Required(lex.Join(path, "policies"), x.Policies != nil)
+	c.Nested(lex.Join(path, "policies"), x.Policies)
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	for v12, v13 := range x.SubjectCollections {
+		c.String(lex.Index(lex.Join(path, "subjectCollections"), v12), v13, lex.StringRules{Format: "nsid"})
+	}
+	return c.Err()
+}
+
 // GetPolicies returns x.Policies, or its zero value if x is nil.
 func (x *LabelerService) GetPolicies() *LabelerDefsLabelerPolicies {
 	if x == nil {

@@ -89,6 +89,18 @@ func (x *NotificationDeclaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.notification.declaration (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDeclaration) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDeclaration) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAllowSubscriptions returns x.AllowSubscriptions, or its zero value if x is nil.
 func (x *NotificationDeclaration) GetAllowSubscriptions() NotificationDeclaration_AllowSubscriptions {
 	if x == nil {

@@ -59,6 +59,18 @@ func (x *NotificationDefsRecordDeleted) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.notification.defs#recordDeleted
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsRecordDeleted) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsRecordDeleted) ValidateLex(path string) error {
+	return nil
+}
+
 // NotificationDefsChatPreference_Include is a string defined at
 // app.bsky.notification.defs#chatPreference.properties.include. Its known values are the
 // constants below; other values may appear and must be kept (an open set).
@@ -139,6 +151,18 @@ func (x NotificationDefsChatPreference) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationDefsChatPreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.notification.defs#chatPreference
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsChatPreference) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsChatPreference) ValidateLex(path string) error {
+	return nil
 }
 
 // GetInclude returns x.Include, or its zero value if x is nil.
@@ -248,6 +272,19 @@ func (x *NotificationDefsFilterablePreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.defs#filterablePreference (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsFilterablePreference) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsFilterablePreference) ValidateLex(path string) error {
+	return nil
+}
+
 // GetInclude returns x.Include, or its zero value if x is nil.
 func (x *NotificationDefsFilterablePreference) GetInclude() NotificationDefsFilterablePreference_Include {
 	if x == nil {
@@ -340,6 +377,18 @@ func (x NotificationDefsPreference) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationDefsPreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.notification.defs#preference
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsPreference) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsPreference) ValidateLex(path string) error {
+	return nil
 }
 
 // GetList returns x.List, or its zero value if x is nil.
@@ -568,6 +617,48 @@ func (x *NotificationDefsPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.notification.defs#preferences
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsPreferences) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsPreferences) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.defs#preferences"}
+	c.Required(lex.Join(path, "chat"), x.Chat != nil)
+	c.Nested(lex.Join(path, "chat"), x.Chat)
+	c.Required(lex.Join(path, "follow"), x.Follow != nil)
+	c.Nested(lex.Join(path, "follow"), x.Follow)
+	c.Required(lex.Join(path, "like"), x.Like != nil)
+	c.Nested(lex.Join(path, "like"), x.Like)
+	c.Required(lex.Join(path, "likeViaRepost"), x.LikeViaRepost != nil)
+	c.Nested(lex.Join(path, "likeViaRepost"), x.LikeViaRepost)
+	c.Required(lex.Join(path, "mention"), x.Mention != nil)
+	c.Nested(lex.Join(path, "mention"), x.Mention)
+	c.Required(lex.Join(path, "quote"), x.Quote != nil)
+	c.Nested(lex.Join(path, "quote"), x.Quote)
+	c.Required(lex.Join(path, "reply"), x.Reply != nil)
+	c.Nested(lex.Join(path, "reply"), x.Reply)
+	c.Required(lex.Join(path, "repost"), x.Repost != nil)
+	c.Nested(lex.Join(path, "repost"), x.Repost)
+	c.Required(lex.Join(path, "repostViaRepost"), x.RepostViaRepost != nil)
+	c.Nested(lex.Join(path, "repostViaRepost"), x.RepostViaRepost)
+	c.Required(lex.Join(path, "starterpackJoined"), x.StarterpackJoined != nil)
+	c.Nested(lex.Join(path, "starterpackJoined"), x.StarterpackJoined)
+	c.Required(lex.Join(path, "subscribedPost"), x.SubscribedPost != nil)
+	c.Nested(lex.Join(path, "subscribedPost"), x.SubscribedPost)
+	c.Required(lex.Join(path, "unverified"), x.Unverified != nil)
+	c.Nested(lex.Join(path, "unverified"), x.Unverified)
+	c.Required(lex.Join(path, "verified"), x.Verified != nil)
+	c.Nested(lex.Join(path, "verified"), x.Verified)
+	return c.Err()
+}
+
 // GetChat returns x.Chat, or its zero value if x is nil.
 func (x *NotificationDefsPreferences) GetChat() *NotificationDefsChatPreference {
 	if x == nil {
@@ -743,6 +834,19 @@ func (x *NotificationDefsActivitySubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.defs#activitySubscription (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsActivitySubscription) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsActivitySubscription) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPost returns x.Post, or its zero value if x is nil.
 func (x *NotificationDefsActivitySubscription) GetPost() bool {
 	if x == nil {
@@ -833,6 +937,26 @@ func (x NotificationDefsSubjectActivitySubscription) MarshalJSON() ([]byte, erro
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationDefsSubjectActivitySubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.notification.defs#subjectActivitySubscription (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationDefsSubjectActivitySubscription) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationDefsSubjectActivitySubscription) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.defs#subjectActivitySubscription"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "activitySubscription"), x.ActivitySubscription != nil)
+	c.Nested(lex.Join(path, "activitySubscription"), x.ActivitySubscription)
+	return c.Err()
 }
 
 // GetSubject returns x.Subject, or its zero value if x is nil.

@@ -92,6 +92,25 @@ func (x *NotificationGetPreferencesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.getPreferences#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationGetPreferencesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationGetPreferencesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.getPreferences#output.schema"}
+	c.Required(lex.Join(path, "preferences"), x.Preferences != nil)
+	c.Nested(lex.Join(path, "preferences"), x.Preferences)
+	return c.Err()
+}
+
 // GetPreferences returns x.Preferences, or its zero value if x is nil.
 func (x *NotificationGetPreferencesOutput) GetPreferences() *NotificationDefsPreferences {
 	if x == nil {

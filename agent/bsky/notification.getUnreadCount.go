@@ -99,6 +99,19 @@ func (x *NotificationGetUnreadCountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.getUnreadCount#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationGetUnreadCountOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationGetUnreadCountOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetCount returns x.Count, or its zero value if x is nil.
 func (x *NotificationGetUnreadCountOutput) GetCount() int64 {
 	if x == nil {

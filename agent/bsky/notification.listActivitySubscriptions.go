@@ -121,6 +121,26 @@ func (x *NotificationListActivitySubscriptionsOutput) UnmarshalJSON(b []byte) er
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.listActivitySubscriptions#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationListActivitySubscriptionsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationListActivitySubscriptionsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.listActivitySubscriptions#output.schema"}
+	for v4, v5 := range x.Subscriptions {
+		c.Nested(lex.Index(lex.Join(path, "subscriptions"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *NotificationListActivitySubscriptionsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

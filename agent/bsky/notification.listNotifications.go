@@ -155,6 +155,29 @@ func (x *NotificationListNotificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.listNotifications#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationListNotificationsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationListNotificationsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.listNotifications#output.schema"}
+	for v4, v5 := range x.Notifications {
+		c.Nested(lex.Index(lex.Join(path, "notifications"), v4), v5)
+	}
+	if x.SeenAt != nil {
+		c.String(lex.Join(path, "seenAt"), *x.SeenAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *NotificationListNotificationsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -323,8 +346,8 @@ func (x *NotificationListNotificationsNotification) EncodeLex(e *lex.Encoder, ty
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v4 := range x.Labels {
-			v4.EncodeLex(e, false)
+		for _, v6 := range x.Labels {
+			v6.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -353,9 +376,9 @@ func (x *NotificationListNotificationsNotification) DecodeLex(d *lex.Decoder) {
 			}
 		case "author":
 			if !d.Null() {
-				v5 := new(ActorDefsProfileView)
-				v5.DecodeLex(d)
-				x.Author = v5
+				v7 := new(ActorDefsProfileView)
+				v7.DecodeLex(d)
+				x.Author = v7
 			}
 		case "reason":
 			if !d.Null() {
@@ -379,15 +402,15 @@ func (x *NotificationListNotificationsNotification) DecodeLex(d *lex.Decoder) {
 			}
 		case "labels":
 			if !d.Null() {
-				v6 := []*atproto.LabelDefsLabel{}
+				v8 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(atproto.LabelDefsLabel)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(atproto.LabelDefsLabel)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.Labels = v6
+				x.Labels = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -405,6 +428,36 @@ func (x NotificationListNotificationsNotification) MarshalJSON() ([]byte, error)
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationListNotificationsNotification) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.notification.listNotifications#notification (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationListNotificationsNotification) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationListNotificationsNotification) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.listNotifications#notification"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	if x.ReasonSubject != nil {
+		c.String(lex.Join(path, "reasonSubject"), *x.ReasonSubject, lex.StringRules{Format: "at-uri"})
+	}
+	c.Required(lex.Join(path, "record"), x.Record != nil)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	for v10, v11 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v10), v11)
+	}
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

@@ -88,6 +88,26 @@ func (x *NotificationPutActivitySubscriptionInput) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.putActivitySubscription#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationPutActivitySubscriptionInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationPutActivitySubscriptionInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.putActivitySubscription#input.schema"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "activitySubscription"), x.ActivitySubscription != nil)
+	c.Nested(lex.Join(path, "activitySubscription"), x.ActivitySubscription)
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *NotificationPutActivitySubscriptionInput) GetSubject() string {
 	if x == nil {
@@ -176,6 +196,25 @@ func (x NotificationPutActivitySubscriptionOutput) MarshalJSON() ([]byte, error)
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationPutActivitySubscriptionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.notification.putActivitySubscription#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationPutActivitySubscriptionOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationPutActivitySubscriptionOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.putActivitySubscription#output.schema"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "activitySubscription"), x.ActivitySubscription)
+	return c.Err()
 }
 
 // GetSubject returns x.Subject, or its zero value if x is nil.

@@ -76,6 +76,19 @@ func (x *NotificationPutPreferencesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.putPreferences#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationPutPreferencesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationPutPreferencesInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPriority returns x.Priority, or its zero value if x is nil.
 func (x *NotificationPutPreferencesInput) GetPriority() bool {
 	if x == nil {

@@ -211,6 +211,36 @@ func (x *NotificationPutPreferencesV2Input) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.putPreferencesV2#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationPutPreferencesV2Input) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationPutPreferencesV2Input) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.putPreferencesV2#input.schema"}
+	c.Nested(lex.Join(path, "chat"), x.Chat)
+	c.Nested(lex.Join(path, "follow"), x.Follow)
+	c.Nested(lex.Join(path, "like"), x.Like)
+	c.Nested(lex.Join(path, "likeViaRepost"), x.LikeViaRepost)
+	c.Nested(lex.Join(path, "mention"), x.Mention)
+	c.Nested(lex.Join(path, "quote"), x.Quote)
+	c.Nested(lex.Join(path, "reply"), x.Reply)
+	c.Nested(lex.Join(path, "repost"), x.Repost)
+	c.Nested(lex.Join(path, "repostViaRepost"), x.RepostViaRepost)
+	c.Nested(lex.Join(path, "starterpackJoined"), x.StarterpackJoined)
+	c.Nested(lex.Join(path, "subscribedPost"), x.SubscribedPost)
+	c.Nested(lex.Join(path, "unverified"), x.Unverified)
+	c.Nested(lex.Join(path, "verified"), x.Verified)
+	return c.Err()
+}
+
 // GetChat returns x.Chat, or its zero value if x is nil.
 func (x *NotificationPutPreferencesV2Input) GetChat() *NotificationDefsChatPreference {
 	if x == nil {
@@ -380,6 +410,25 @@ func (x NotificationPutPreferencesV2Output) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *NotificationPutPreferencesV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.notification.putPreferencesV2#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationPutPreferencesV2Output) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationPutPreferencesV2Output) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.putPreferencesV2#output.schema"}
+	c.Required(lex.Join(path, "preferences"), x.Preferences != nil)
+	c.Nested(lex.Join(path, "preferences"), x.Preferences)
+	return c.Err()
 }
 
 // GetPreferences returns x.Preferences, or its zero value if x is nil.

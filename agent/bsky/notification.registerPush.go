@@ -124,6 +124,24 @@ func (x *NotificationRegisterPushInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.notification.registerPush#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *NotificationRegisterPushInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationRegisterPushInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.registerPush#input.schema"}
+	c.String(lex.Join(path, "serviceDid"), x.ServiceDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetServiceDID returns x.ServiceDID, or its zero value if x is nil.
 func (x *NotificationRegisterPushInput) GetServiceDID() string {
 	if x == nil {

@@ -76,6 +76,23 @@ func (x *NotificationUpdateSeenInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.notification.updateSeen#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *NotificationUpdateSeenInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *NotificationUpdateSeenInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.notification.updateSeen#input.schema"}
+	c.String(lex.Join(path, "seenAt"), x.SeenAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetSeenAt returns x.SeenAt, or its zero value if x is nil.
 func (x *NotificationUpdateSeenInput) GetSeenAt() string {
 	if x == nil {

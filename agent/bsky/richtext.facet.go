@@ -114,6 +114,27 @@ func (x *RichtextFacet) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.richtext.facet (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *RichtextFacet) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RichtextFacet) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.richtext.facet"}
+	c.Required(lex.Join(path, "index"), x.Index != nil)
+	c.Nested(lex.Join(path, "index"), x.Index)
+	for v4, v5 := range x.Features {
+		c.Nested(lex.Index(lex.Join(path, "features"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetIndex returns x.Index, or its zero value if x is nil.
 func (x *RichtextFacet) GetIndex() *RichtextFacetByteSlice {
 	if x == nil {
@@ -194,6 +215,23 @@ func (x *RichtextFacetMention) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.richtext.facet#mention (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RichtextFacetMention) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RichtextFacetMention) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.richtext.facet#mention"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *RichtextFacetMention) GetDID() string {
 	if x == nil {
@@ -266,6 +304,23 @@ func (x *RichtextFacetLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.richtext.facet#link (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RichtextFacetLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RichtextFacetLink) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.richtext.facet#link"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *RichtextFacetLink) GetURI() string {
 	if x == nil {
@@ -336,6 +391,26 @@ func (x RichtextFacetTag) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RichtextFacetTag) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.richtext.facet#tag (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RichtextFacetTag) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RichtextFacetTag) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.richtext.facet#tag"}
+	c.String(lex.Join(path, "tag"), x.Tag, lex.StringRules{
+		MaxGraphemes: 64,
+		MaxLength:    640,
+	})
+	return c.Err()
 }
 
 // GetTag returns x.Tag, or its zero value if x is nil.
@@ -418,6 +493,30 @@ func (x RichtextFacetByteSlice) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *RichtextFacetByteSlice) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.richtext.facet#byteSlice (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *RichtextFacetByteSlice) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *RichtextFacetByteSlice) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.richtext.facet#byteSlice"}
+	c.Int(lex.Join(path, "byteStart"), x.ByteStart, lex.IntRules{
+		HasMin: true,
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "byteEnd"), x.ByteEnd, lex.IntRules{
+		HasMin: true,
+		Min:    int64(0),
+	})
+	return c.Err()
 }
 
 // GetByteStart returns x.ByteStart, or its zero value if x is nil.

@@ -67,6 +67,23 @@ func (x *UnspeccedDefsSkeletonSearchPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonSearchPost
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsSkeletonSearchPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsSkeletonSearchPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#skeletonSearchPost"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *UnspeccedDefsSkeletonSearchPost) GetURI() string {
 	if x == nil {
@@ -138,6 +155,23 @@ func (x *UnspeccedDefsSkeletonSearchActor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonSearchActor
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsSkeletonSearchActor) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsSkeletonSearchActor) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#skeletonSearchActor"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *UnspeccedDefsSkeletonSearchActor) GetDID() string {
 	if x == nil {
@@ -207,6 +241,24 @@ func (x UnspeccedDefsSkeletonSearchStarterPack) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsSkeletonSearchStarterPack) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.unspecced.defs#skeletonSearchStarterPack (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsSkeletonSearchStarterPack) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsSkeletonSearchStarterPack) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#skeletonSearchStarterPack"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -303,6 +355,18 @@ func (x UnspeccedDefsTrendingTopic) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsTrendingTopic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#trendingTopic
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsTrendingTopic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsTrendingTopic) ValidateLex(path string) error {
+	return nil
 }
 
 // GetTopic returns x.Topic, or its zero value if x is nil.
@@ -477,6 +541,26 @@ func (x *UnspeccedDefsSkeletonTrend) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonTrend
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsSkeletonTrend) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsSkeletonTrend) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#skeletonTrend"}
+	c.String(lex.Join(path, "startedAt"), x.StartedAt, lex.StringRules{Format: "datetime"})
+	for v3, v4 := range x.Dids {
+		c.String(lex.Index(lex.Join(path, "dids"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetTopic returns x.Topic, or its zero value if x is nil.
 func (x *UnspeccedDefsSkeletonTrend) GetTopic() string {
 	if x == nil {
@@ -606,8 +690,8 @@ func (x *UnspeccedDefsTrendView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("actors")
 	e.BeginArray()
-	for _, v3 := range x.Actors {
-		v3.EncodeLex(e, false)
+	for _, v5 := range x.Actors {
+		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -655,15 +739,15 @@ func (x *UnspeccedDefsTrendView) DecodeLex(d *lex.Decoder) {
 			}
 		case "actors":
 			if !d.Null() {
-				v4 := []*ActorDefsProfileViewBasic{}
+				v6 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 := new(ActorDefsProfileViewBasic)
-						v5.DecodeLex(d)
-						v4 = append(v4, v5)
+						v7 := new(ActorDefsProfileViewBasic)
+						v7.DecodeLex(d)
+						v6 = append(v6, v7)
 					}
 				}
-				x.Actors = v4
+				x.Actors = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -681,6 +765,26 @@ func (x UnspeccedDefsTrendView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsTrendView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#trendView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsTrendView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsTrendView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#trendView"}
+	c.String(lex.Join(path, "startedAt"), x.StartedAt, lex.StringRules{Format: "datetime"})
+	for v8, v9 := range x.Actors {
+		c.Nested(lex.Index(lex.Join(path, "actors"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetTopic returns x.Topic, or its zero value if x is nil.
@@ -815,9 +919,9 @@ func (x *UnspeccedDefsThreadItemPost) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "post":
 			if !d.Null() {
-				v6 := new(FeedDefsPostView)
-				v6.DecodeLex(d)
-				x.Post = v6
+				v10 := new(FeedDefsPostView)
+				v10.DecodeLex(d)
+				x.Post = v10
 			}
 		case "moreParents":
 			if !d.Null() {
@@ -855,6 +959,24 @@ func (x UnspeccedDefsThreadItemPost) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsThreadItemPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemPost
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsThreadItemPost) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsThreadItemPost) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#threadItemPost"}
+	c.Required(lex.Join(path, "post"), x.Post != nil)
+	c.Nested(lex.Join(path, "post"), x.Post)
+	return c.Err()
 }
 
 // GetPost returns x.Post, or its zero value if x is nil.
@@ -960,6 +1082,19 @@ func (x *UnspeccedDefsThreadItemNoUnauthenticated) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.defs#threadItemNoUnauthenticated (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsThreadItemNoUnauthenticated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsThreadItemNoUnauthenticated) ValidateLex(path string) error {
+	return nil
+}
+
 // UnspeccedDefsThreadItemNotFound is the object app.bsky.unspecced.defs#threadItemNotFound.
 type UnspeccedDefsThreadItemNotFound struct {
 
@@ -1014,6 +1149,18 @@ func (x *UnspeccedDefsThreadItemNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemNotFound
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsThreadItemNotFound) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsThreadItemNotFound) ValidateLex(path string) error {
+	return nil
+}
+
 // UnspeccedDefsThreadItemBlocked is the object app.bsky.unspecced.defs#threadItemBlocked.
 type UnspeccedDefsThreadItemBlocked struct {
 	// Required.
@@ -1058,9 +1205,9 @@ func (x *UnspeccedDefsThreadItemBlocked) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "author":
 			if !d.Null() {
-				v7 := new(FeedDefsBlockedAuthor)
-				v7.DecodeLex(d)
-				x.Author = v7
+				v11 := new(FeedDefsBlockedAuthor)
+				v11.DecodeLex(d)
+				x.Author = v11
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1078,6 +1225,24 @@ func (x UnspeccedDefsThreadItemBlocked) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsThreadItemBlocked) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemBlocked
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsThreadItemBlocked) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsThreadItemBlocked) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#threadItemBlocked"}
+	c.Required(lex.Join(path, "author"), x.Author != nil)
+	c.Nested(lex.Join(path, "author"), x.Author)
+	return c.Err()
 }
 
 // GetAuthor returns x.Author, or its zero value if x is nil.
@@ -1177,6 +1342,25 @@ func (x UnspeccedDefsAgeAssuranceState) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsAgeAssuranceState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#ageAssuranceState
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsAgeAssuranceState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsAgeAssuranceState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#ageAssuranceState"}
+	if x.LastInitiatedAt != nil {
+		c.String(lex.Join(path, "lastInitiatedAt"), *x.LastInitiatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetLastInitiatedAt returns x.LastInitiatedAt, or its zero value if x or x.LastInitiatedAt is nil.
@@ -1338,6 +1522,23 @@ func (x UnspeccedDefsAgeAssuranceEvent) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedDefsAgeAssuranceEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.defs#ageAssuranceEvent
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedDefsAgeAssuranceEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedDefsAgeAssuranceEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.defs#ageAssuranceEvent"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.

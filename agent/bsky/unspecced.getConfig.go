@@ -108,6 +108,25 @@ func (x *UnspeccedGetConfigOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.unspecced.getConfig#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetConfigOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetConfigOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getConfig#output.schema"}
+	for v4, v5 := range x.LiveNow {
+		c.Nested(lex.Index(lex.Join(path, "liveNow"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCheckEmailConfirmed returns x.CheckEmailConfirmed, or its zero value if x or x.CheckEmailConfirmed is nil.
 func (x *UnspeccedGetConfigOutput) GetCheckEmailConfirmed() bool {
 	if x != nil && x.CheckEmailConfirmed != nil {
@@ -170,8 +189,8 @@ func (x *UnspeccedGetConfigLiveNowConfig) EncodeLex(e *lex.Encoder, typed bool) 
 	e.String(x.DID)
 	e.Field("domains")
 	e.BeginArray()
-	for _, v4 := range x.Domains {
-		e.String(v4)
+	for _, v6 := range x.Domains {
+		e.String(v6)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -195,13 +214,13 @@ func (x *UnspeccedGetConfigLiveNowConfig) DecodeLex(d *lex.Decoder) {
 			}
 		case "domains":
 			if !d.Null() {
-				v5 := []string{}
+				v7 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 = append(v5, d.String())
+						v7 = append(v7, d.String())
 					}
 				}
-				x.Domains = v5
+				x.Domains = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -219,6 +238,23 @@ func (x UnspeccedGetConfigLiveNowConfig) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedGetConfigLiveNowConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.getConfig#liveNowConfig
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetConfigLiveNowConfig) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetConfigLiveNowConfig) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getConfig#liveNowConfig"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.

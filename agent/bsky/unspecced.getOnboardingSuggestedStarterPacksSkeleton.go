@@ -111,6 +111,26 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) UnmarshalJSO
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema"}
+	for v3, v4 := range x.StarterPacks {
+		c.String(lex.Index(lex.Join(path, "starterPacks"), v3), v4, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetStarterPacks returns x.StarterPacks, or its zero value if x is nil.
 func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) GetStarterPacks() []string {
 	if x == nil {

@@ -138,6 +138,26 @@ func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema"}
+	for v3, v4 := range x.Dids {
+		c.String(lex.Index(lex.Join(path, "dids"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetDids returns x.Dids, or its zero value if x is nil.
 func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) GetDids() []string {
 	if x == nil {

@@ -101,6 +101,26 @@ func (x *UnspeccedGetPostThreadOtherV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getPostThreadOtherV2#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetPostThreadOtherV2Output) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetPostThreadOtherV2Output) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getPostThreadOtherV2#output.schema"}
+	for v4, v5 := range x.Thread {
+		c.Nested(lex.Index(lex.Join(path, "thread"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetThread returns x.Thread, or its zero value if x is nil.
 func (x *UnspeccedGetPostThreadOtherV2Output) GetThread() []*UnspeccedGetPostThreadOtherV2ThreadItem {
 	if x == nil {
@@ -234,6 +254,26 @@ func (x UnspeccedGetPostThreadOtherV2ThreadItem) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedGetPostThreadOtherV2ThreadItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getPostThreadOtherV2#threadItem (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetPostThreadOtherV2ThreadItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetPostThreadOtherV2ThreadItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getPostThreadOtherV2#threadItem"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

@@ -160,6 +160,27 @@ func (x *UnspeccedGetPostThreadV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getPostThreadV2#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetPostThreadV2Output) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetPostThreadV2Output) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getPostThreadV2#output.schema"}
+	for v5, v6 := range x.Thread {
+		c.Nested(lex.Index(lex.Join(path, "thread"), v5), v6)
+	}
+	c.Nested(lex.Join(path, "threadgate"), x.Threadgate)
+	return c.Err()
+}
+
 // GetThread returns x.Thread, or its zero value if x is nil.
 func (x *UnspeccedGetPostThreadV2Output) GetThread() []*UnspeccedGetPostThreadV2ThreadItem {
 	if x == nil {
@@ -315,6 +336,25 @@ func (x UnspeccedGetPostThreadV2ThreadItem) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedGetPostThreadV2ThreadItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of app.bsky.unspecced.getPostThreadV2#threadItem
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetPostThreadV2ThreadItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetPostThreadV2ThreadItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getPostThreadV2#threadItem"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

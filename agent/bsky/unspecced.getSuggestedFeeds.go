@@ -107,6 +107,26 @@ func (x *UnspeccedGetSuggestedFeedsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getSuggestedFeeds#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetSuggestedFeedsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetSuggestedFeedsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getSuggestedFeeds#output.schema"}
+	for v4, v5 := range x.Feeds {
+		c.Nested(lex.Index(lex.Join(path, "feeds"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetFeeds returns x.Feeds, or its zero value if x is nil.
 func (x *UnspeccedGetSuggestedFeedsOutput) GetFeeds() []*FeedDefsGeneratorView {
 	if x == nil {

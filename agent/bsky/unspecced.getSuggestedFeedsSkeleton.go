@@ -111,6 +111,26 @@ func (x *UnspeccedGetSuggestedFeedsSkeletonOutput) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getSuggestedFeedsSkeleton#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetSuggestedFeedsSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetSuggestedFeedsSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getSuggestedFeedsSkeleton#output.schema"}
+	for v3, v4 := range x.Feeds {
+		c.String(lex.Index(lex.Join(path, "feeds"), v3), v4, lex.StringRules{Format: "at-uri"})
+	}
+	return c.Err()
+}
+
 // GetFeeds returns x.Feeds, or its zero value if x is nil.
 func (x *UnspeccedGetSuggestedFeedsSkeletonOutput) GetFeeds() []string {
 	if x == nil {

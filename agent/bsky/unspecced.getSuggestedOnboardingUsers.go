@@ -134,6 +134,26 @@ func (x *UnspeccedGetSuggestedOnboardingUsersOutput) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetSuggestedOnboardingUsersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetSuggestedOnboardingUsersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema"}
+	for v4, v5 := range x.Actors {
+		c.Nested(lex.Index(lex.Join(path, "actors"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetActors returns x.Actors, or its zero value if x is nil.
 func (x *UnspeccedGetSuggestedOnboardingUsersOutput) GetActors() []*ActorDefsProfileView {
 	if x == nil {

@@ -117,6 +117,26 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) UnmarshalJSON(b []byte) er
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema"}
+	for v4, v5 := range x.Actors {
+		c.Nested(lex.Index(lex.Join(path, "actors"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetActors returns x.Actors, or its zero value if x is nil.
 func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) GetActors() []*ActorDefsProfileView {
 	if x == nil {

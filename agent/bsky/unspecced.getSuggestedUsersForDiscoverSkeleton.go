@@ -121,6 +121,26 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) UnmarshalJSON(b []
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema"}
+	for v3, v4 := range x.Dids {
+		c.String(lex.Index(lex.Join(path, "dids"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetDids returns x.Dids, or its zero value if x is nil.
 func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) GetDids() []string {
 	if x == nil {

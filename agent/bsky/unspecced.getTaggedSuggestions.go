@@ -100,6 +100,26 @@ func (x *UnspeccedGetTaggedSuggestionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getTaggedSuggestions#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetTaggedSuggestionsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetTaggedSuggestionsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getTaggedSuggestions#output.schema"}
+	for v4, v5 := range x.Suggestions {
+		c.Nested(lex.Index(lex.Join(path, "suggestions"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetSuggestions returns x.Suggestions, or its zero value if x is nil.
 func (x *UnspeccedGetTaggedSuggestionsOutput) GetSuggestions() []*UnspeccedGetTaggedSuggestionsSuggestion {
 	if x == nil {
@@ -214,6 +234,24 @@ func (x UnspeccedGetTaggedSuggestionsSuggestion) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *UnspeccedGetTaggedSuggestionsSuggestion) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getTaggedSuggestions#suggestion (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetTaggedSuggestionsSuggestion) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetTaggedSuggestionsSuggestion) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getTaggedSuggestions#suggestion"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "uri"})
+	return c.Err()
 }
 
 // GetTag returns x.Tag, or its zero value if x is nil.

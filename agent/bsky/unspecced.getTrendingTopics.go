@@ -133,6 +133,29 @@ func (x *UnspeccedGetTrendingTopicsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getTrendingTopics#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetTrendingTopicsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetTrendingTopicsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getTrendingTopics#output.schema"}
+	for v7, v8 := range x.Topics {
+		c.Nested(lex.Index(lex.Join(path, "topics"), v7), v8)
+	}
+	for v9, v10 := range x.Suggested {
+		c.Nested(lex.Index(lex.Join(path, "suggested"), v9), v10)
+	}
+	return c.Err()
+}
+
 // GetTopics returns x.Topics, or its zero value if x is nil.
 func (x *UnspeccedGetTrendingTopicsOutput) GetTopics() []*UnspeccedDefsTrendingTopic {
 	if x == nil {

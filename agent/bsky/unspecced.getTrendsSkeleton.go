@@ -113,6 +113,26 @@ func (x *UnspeccedGetTrendsSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.getTrendsSkeleton#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedGetTrendsSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedGetTrendsSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.getTrendsSkeleton#output.schema"}
+	for v4, v5 := range x.Trends {
+		c.Nested(lex.Index(lex.Join(path, "trends"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetTrends returns x.Trends, or its zero value if x is nil.
 func (x *UnspeccedGetTrendsSkeletonOutput) GetTrends() []*UnspeccedDefsSkeletonTrend {
 	if x == nil {

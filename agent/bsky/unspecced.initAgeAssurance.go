@@ -92,6 +92,19 @@ func (x *UnspeccedInitAgeAssuranceInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.initAgeAssurance#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedInitAgeAssuranceInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedInitAgeAssuranceInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *UnspeccedInitAgeAssuranceInput) GetEmail() string {
 	if x == nil {

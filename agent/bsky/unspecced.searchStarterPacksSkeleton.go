@@ -140,6 +140,26 @@ func (x *UnspeccedSearchStarterPacksSkeletonOutput) UnmarshalJSON(b []byte) erro
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// app.bsky.unspecced.searchStarterPacksSkeleton#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *UnspeccedSearchStarterPacksSkeletonOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *UnspeccedSearchStarterPacksSkeletonOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.unspecced.searchStarterPacksSkeleton#output.schema"}
+	for v4, v5 := range x.StarterPacks {
+		c.Nested(lex.Index(lex.Join(path, "starterPacks"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *UnspeccedSearchStarterPacksSkeletonOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

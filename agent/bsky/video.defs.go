@@ -136,6 +136,31 @@ func (x *VideoDefsJobStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.video.defs#jobStatus (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *VideoDefsJobStatus) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VideoDefsJobStatus) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.video.defs#jobStatus"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	if x.Progress != nil {
+		c.Int(lex.Join(path, "progress"), *x.Progress, lex.IntRules{
+			HasMax: true,
+			HasMin: true,
+			Max:    int64(100),
+			Min:    int64(0),
+		})
+	}
+	return c.Err()
+}
+
 // GetJobID returns x.JobID, or its zero value if x is nil.
 func (x *VideoDefsJobStatus) GetJobID() string {
 	if x == nil {

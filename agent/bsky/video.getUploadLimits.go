@@ -123,6 +123,18 @@ func (x *VideoGetUploadLimitsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.video.getUploadLimits#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *VideoGetUploadLimitsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VideoGetUploadLimitsOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetCanUpload returns x.CanUpload, or its zero value if x is nil.
 func (x *VideoGetUploadLimitsOutput) GetCanUpload() bool {
 	if x == nil {

@@ -80,6 +80,24 @@ func (x *VideoUploadVideoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of app.bsky.video.uploadVideo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *VideoUploadVideoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VideoUploadVideoOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "app.bsky.video.uploadVideo#output.schema"}
+	c.Required(lex.Join(path, "jobStatus"), x.JobStatus != nil)
+	c.Nested(lex.Join(path, "jobStatus"), x.JobStatus)
+	return c.Err()
+}
+
 // GetJobStatus returns x.JobStatus, or its zero value if x is nil.
 func (x *VideoUploadVideoOutput) GetJobStatus() *VideoDefsJobStatus {
 	if x == nil {

@@ -112,6 +112,18 @@ func (x *ActorDeclaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.actor.declaration (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDeclaration) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDeclaration) ValidateLex(path string) error {
+	return nil
+}
+
 // GetAllowIncoming returns x.AllowIncoming, or its zero value if x is nil.
 func (x *ActorDeclaration) GetAllowIncoming() ActorDeclaration_AllowIncoming {
 	if x == nil {

@@ -220,6 +220,43 @@ func (x *ActorDefsProfileViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.actor.defs#profileViewBasic
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsProfileViewBasic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsProfileViewBasic) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.actor.defs#profileViewBasic"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 64,
+			MaxLength:    640,
+		})
+	}
+	if x.Avatar != nil {
+		c.String(lex.Join(path, "avatar"), *x.Avatar, lex.StringRules{Format: "uri"})
+	}
+	c.Nested(lex.Join(path, "associated"), x.Associated)
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	for v7, v8 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v7), v8)
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Nested(lex.Join(path, "verification"), x.Verification)
+	c.Nested(lex.Join(path, "kind"), x.Kind)
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ActorDefsProfileViewBasic) GetDID() string {
 	if x == nil {
@@ -364,6 +401,18 @@ func (x *ActorDefsDirectConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.actor.defs#directConvoMember
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsDirectConvoMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsDirectConvoMember) ValidateLex(path string) error {
+	return nil
+}
+
 // ActorDefsGroupConvoMember is the object chat.bsky.actor.defs#groupConvoMember. [NOTE: This
 // is under active development and should be considered unstable while this note is here]. A
 // current group convo member.
@@ -415,9 +464,9 @@ func (x *ActorDefsGroupConvoMember) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "addedBy":
 			if !d.Null() {
-				v7 := new(ActorDefsProfileViewBasic)
-				v7.DecodeLex(d)
-				x.AddedBy = v7
+				v9 := new(ActorDefsProfileViewBasic)
+				v9.DecodeLex(d)
+				x.AddedBy = v9
 			}
 		case "role":
 			if !d.Null() {
@@ -439,6 +488,23 @@ func (x ActorDefsGroupConvoMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsGroupConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.actor.defs#groupConvoMember
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsGroupConvoMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsGroupConvoMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.actor.defs#groupConvoMember"}
+	c.Nested(lex.Join(path, "addedBy"), x.AddedBy)
+	return c.Err()
 }
 
 // GetAddedBy returns x.AddedBy, or its zero value if x is nil.
@@ -511,6 +577,18 @@ func (x ActorDefsPastGroupConvoMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ActorDefsPastGroupConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.actor.defs#pastGroupConvoMember
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDefsPastGroupConvoMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDefsPastGroupConvoMember) ValidateLex(path string) error {
+	return nil
 }
 
 func init() {

@@ -67,6 +67,18 @@ func (x *ActorDeleteAccountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.actor.deleteAccount#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorDeleteAccountOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorDeleteAccountOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // ActorDeleteAccount calls the procedure chat.bsky.actor.deleteAccount.
 func ActorDeleteAccount(ctx context.Context, c lex.Client) (*ActorDeleteAccountOutput, error) {
 	q := url.Values{}

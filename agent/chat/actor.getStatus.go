@@ -104,6 +104,18 @@ func (x *ActorGetStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.actor.getStatus#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ActorGetStatusOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ActorGetStatusOutput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetChatDisabled returns x.ChatDisabled, or its zero value if x is nil.
 func (x *ActorGetStatusOutput) GetChatDisabled() bool {
 	if x == nil {

@@ -75,6 +75,18 @@ func (x *ConvoAcceptConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.acceptConvo#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoAcceptConvoInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoAcceptConvoInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoAcceptConvoInput) GetConvoID() string {
 	if x == nil {
@@ -145,6 +157,18 @@ func (x ConvoAcceptConvoOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoAcceptConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.acceptConvo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoAcceptConvoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoAcceptConvoOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetRev returns x.Rev, or its zero value if x or x.Rev is nil.

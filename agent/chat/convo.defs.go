@@ -114,6 +114,23 @@ func (x *ConvoDefsConvoRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#convoRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsConvoRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsConvoRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#convoRef"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ConvoDefsConvoRef) GetDID() string {
 	if x == nil {
@@ -206,6 +223,23 @@ func (x ConvoDefsMessageRef) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsMessageRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#messageRef (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsMessageRef) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsMessageRef) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#messageRef"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -347,6 +381,30 @@ func (x *ConvoDefsMessageInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#messageInput (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsMessageInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsMessageInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#messageInput"}
+	c.String(lex.Join(path, "text"), x.Text, lex.StringRules{
+		MaxGraphemes: 1000,
+		MaxLength:    10000,
+	})
+	for v4, v5 := range x.Facets {
+		c.Nested(lex.Index(lex.Join(path, "facets"), v4), v5)
+	}
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	return c.Err()
+}
+
 // GetText returns x.Text, or its zero value if x is nil.
 func (x *ConvoDefsMessageInput) GetText() string {
 	if x == nil {
@@ -438,8 +496,8 @@ func (x *ConvoDefsMessageView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Facets != nil {
 		e.Field("facets")
 		e.BeginArray()
-		for _, v4 := range x.Facets {
-			v4.EncodeLex(e, false)
+		for _, v6 := range x.Facets {
+			v6.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -450,8 +508,8 @@ func (x *ConvoDefsMessageView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Reactions != nil {
 		e.Field("reactions")
 		e.BeginArray()
-		for _, v5 := range x.Reactions {
-			v5.EncodeLex(e, false)
+		for _, v7 := range x.Reactions {
+			v7.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -490,15 +548,15 @@ func (x *ConvoDefsMessageView) DecodeLex(d *lex.Decoder) {
 			}
 		case "facets":
 			if !d.Null() {
-				v6 := []*bsky.RichtextFacet{}
+				v8 := []*bsky.RichtextFacet{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(bsky.RichtextFacet)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(bsky.RichtextFacet)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.Facets = v6
+				x.Facets = v8
 			}
 		case "embed":
 			if !d.Null() {
@@ -506,21 +564,21 @@ func (x *ConvoDefsMessageView) DecodeLex(d *lex.Decoder) {
 			}
 		case "reactions":
 			if !d.Null() {
-				v8 := []*ConvoDefsReactionView{}
+				v10 := []*ConvoDefsReactionView{}
 				if d.BeginArray() {
 					for d.More() {
-						v9 := new(ConvoDefsReactionView)
-						v9.DecodeLex(d)
-						v8 = append(v8, v9)
+						v11 := new(ConvoDefsReactionView)
+						v11.DecodeLex(d)
+						v10 = append(v10, v11)
 					}
 				}
-				x.Reactions = v8
+				x.Reactions = v10
 			}
 		case "sender":
 			if !d.Null() {
-				v10 := new(ConvoDefsMessageViewSender)
-				v10.DecodeLex(d)
-				x.Sender = v10
+				v12 := new(ConvoDefsMessageViewSender)
+				v12.DecodeLex(d)
+				x.Sender = v12
 			}
 		case "sentAt":
 			if !d.Null() {
@@ -542,6 +600,36 @@ func (x ConvoDefsMessageView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#messageView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsMessageView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsMessageView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#messageView"}
+	c.String(lex.Join(path, "text"), x.Text, lex.StringRules{
+		MaxGraphemes: 1000,
+		MaxLength:    10000,
+	})
+	for v13, v14 := range x.Facets {
+		c.Nested(lex.Index(lex.Join(path, "facets"), v13), v14)
+	}
+	c.Nested(lex.Join(path, "embed"), x.Embed)
+	for v15, v16 := range x.Reactions {
+		c.Nested(lex.Index(lex.Join(path, "reactions"), v15), v16)
+	}
+	c.Required(lex.Join(path, "sender"), x.Sender != nil)
+	c.Nested(lex.Join(path, "sender"), x.Sender)
+	c.String(lex.Join(path, "sentAt"), x.SentAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -669,6 +757,24 @@ func (x ConvoDefsSystemMessageReferredUser) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageReferredUser) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageReferredUser (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageReferredUser) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageReferredUser) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageReferredUser"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -817,6 +923,25 @@ func (x *ConvoDefsSystemMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#systemMessageView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageView"}
+	c.String(lex.Join(path, "sentAt"), x.SentAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "data"), x.Data != nil)
+	c.Nested(lex.Join(path, "data"), x.Data)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ConvoDefsSystemMessageView) GetID() string {
 	if x == nil {
@@ -907,9 +1032,9 @@ func (x *ConvoDefsSystemMessageDataAddMember) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "member":
 			if !d.Null() {
-				v11 := new(ConvoDefsSystemMessageReferredUser)
-				v11.DecodeLex(d)
-				x.Member = v11
+				v17 := new(ConvoDefsSystemMessageReferredUser)
+				v17.DecodeLex(d)
+				x.Member = v17
 			}
 		case "role":
 			if !d.Null() {
@@ -917,9 +1042,9 @@ func (x *ConvoDefsSystemMessageDataAddMember) DecodeLex(d *lex.Decoder) {
 			}
 		case "addedBy":
 			if !d.Null() {
-				v12 := new(ConvoDefsSystemMessageReferredUser)
-				v12.DecodeLex(d)
-				x.AddedBy = v12
+				v18 := new(ConvoDefsSystemMessageReferredUser)
+				v18.DecodeLex(d)
+				x.AddedBy = v18
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -937,6 +1062,27 @@ func (x ConvoDefsSystemMessageDataAddMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataAddMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataAddMember (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataAddMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataAddMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataAddMember"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	c.Required(lex.Join(path, "addedBy"), x.AddedBy != nil)
+	c.Nested(lex.Join(path, "addedBy"), x.AddedBy)
+	return c.Err()
 }
 
 // GetMember returns x.Member, or its zero value if x is nil.
@@ -1016,15 +1162,15 @@ func (x *ConvoDefsSystemMessageDataRemoveMember) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "member":
 			if !d.Null() {
-				v13 := new(ConvoDefsSystemMessageReferredUser)
-				v13.DecodeLex(d)
-				x.Member = v13
+				v19 := new(ConvoDefsSystemMessageReferredUser)
+				v19.DecodeLex(d)
+				x.Member = v19
 			}
 		case "removedBy":
 			if !d.Null() {
-				v14 := new(ConvoDefsSystemMessageReferredUser)
-				v14.DecodeLex(d)
-				x.RemovedBy = v14
+				v20 := new(ConvoDefsSystemMessageReferredUser)
+				v20.DecodeLex(d)
+				x.RemovedBy = v20
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1042,6 +1188,27 @@ func (x ConvoDefsSystemMessageDataRemoveMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataRemoveMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataRemoveMember (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataRemoveMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataRemoveMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataRemoveMember"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	c.Required(lex.Join(path, "removedBy"), x.RemovedBy != nil)
+	c.Nested(lex.Join(path, "removedBy"), x.RemovedBy)
+	return c.Err()
 }
 
 // GetMember returns x.Member, or its zero value if x is nil.
@@ -1119,9 +1286,9 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "member":
 			if !d.Null() {
-				v15 := new(ConvoDefsSystemMessageReferredUser)
-				v15.DecodeLex(d)
-				x.Member = v15
+				v21 := new(ConvoDefsSystemMessageReferredUser)
+				v21.DecodeLex(d)
+				x.Member = v21
 			}
 		case "role":
 			if !d.Null() {
@@ -1129,9 +1296,9 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) DecodeLex(d *lex.Decoder) {
 			}
 		case "approvedBy":
 			if !d.Null() {
-				v16 := new(ConvoDefsSystemMessageReferredUser)
-				v16.DecodeLex(d)
-				x.ApprovedBy = v16
+				v22 := new(ConvoDefsSystemMessageReferredUser)
+				v22.DecodeLex(d)
+				x.ApprovedBy = v22
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1149,6 +1316,26 @@ func (x ConvoDefsSystemMessageDataMemberJoin) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataMemberJoin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataMemberJoin (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataMemberJoin) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataMemberJoin) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataMemberJoin"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	c.Nested(lex.Join(path, "approvedBy"), x.ApprovedBy)
+	return c.Err()
 }
 
 // GetMember returns x.Member, or its zero value if x is nil.
@@ -1222,9 +1409,9 @@ func (x *ConvoDefsSystemMessageDataMemberLeave) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "member":
 			if !d.Null() {
-				v17 := new(ConvoDefsSystemMessageReferredUser)
-				v17.DecodeLex(d)
-				x.Member = v17
+				v23 := new(ConvoDefsSystemMessageReferredUser)
+				v23.DecodeLex(d)
+				x.Member = v23
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1242,6 +1429,25 @@ func (x ConvoDefsSystemMessageDataMemberLeave) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataMemberLeave) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataMemberLeave (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataMemberLeave) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataMemberLeave) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataMemberLeave"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	return c.Err()
 }
 
 // GetMember returns x.Member, or its zero value if x is nil.
@@ -1299,9 +1505,9 @@ func (x *ConvoDefsSystemMessageDataLockConvo) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "lockedBy":
 			if !d.Null() {
-				v18 := new(ConvoDefsSystemMessageReferredUser)
-				v18.DecodeLex(d)
-				x.LockedBy = v18
+				v24 := new(ConvoDefsSystemMessageReferredUser)
+				v24.DecodeLex(d)
+				x.LockedBy = v24
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1319,6 +1525,25 @@ func (x ConvoDefsSystemMessageDataLockConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataLockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataLockConvo (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataLockConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataLockConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataLockConvo"}
+	c.Required(lex.Join(path, "lockedBy"), x.LockedBy != nil)
+	c.Nested(lex.Join(path, "lockedBy"), x.LockedBy)
+	return c.Err()
 }
 
 // GetLockedBy returns x.LockedBy, or its zero value if x is nil.
@@ -1376,9 +1601,9 @@ func (x *ConvoDefsSystemMessageDataUnlockConvo) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "unlockedBy":
 			if !d.Null() {
-				v19 := new(ConvoDefsSystemMessageReferredUser)
-				v19.DecodeLex(d)
-				x.UnlockedBy = v19
+				v25 := new(ConvoDefsSystemMessageReferredUser)
+				v25.DecodeLex(d)
+				x.UnlockedBy = v25
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1396,6 +1621,25 @@ func (x ConvoDefsSystemMessageDataUnlockConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataUnlockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataUnlockConvo (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataUnlockConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataUnlockConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataUnlockConvo"}
+	c.Required(lex.Join(path, "unlockedBy"), x.UnlockedBy != nil)
+	c.Nested(lex.Join(path, "unlockedBy"), x.UnlockedBy)
+	return c.Err()
 }
 
 // GetUnlockedBy returns x.UnlockedBy, or its zero value if x is nil.
@@ -1453,9 +1697,9 @@ func (x *ConvoDefsSystemMessageDataLockConvoPermanently) DecodeLex(d *lex.Decode
 			x.Extra.SetType(d.String())
 		case "lockedBy":
 			if !d.Null() {
-				v20 := new(ConvoDefsSystemMessageReferredUser)
-				v20.DecodeLex(d)
-				x.LockedBy = v20
+				v26 := new(ConvoDefsSystemMessageReferredUser)
+				v26.DecodeLex(d)
+				x.LockedBy = v26
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1473,6 +1717,25 @@ func (x ConvoDefsSystemMessageDataLockConvoPermanently) MarshalJSON() ([]byte, e
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataLockConvoPermanently) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataLockConvoPermanently (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataLockConvoPermanently) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataLockConvoPermanently) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#systemMessageDataLockConvoPermanently"}
+	c.Required(lex.Join(path, "lockedBy"), x.LockedBy != nil)
+	c.Nested(lex.Join(path, "lockedBy"), x.LockedBy)
+	return c.Err()
 }
 
 // GetLockedBy returns x.LockedBy, or its zero value if x is nil.
@@ -1560,6 +1823,19 @@ func (x *ConvoDefsSystemMessageDataEditGroup) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataEditGroup (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataEditGroup) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataEditGroup) ValidateLex(path string) error {
+	return nil
+}
+
 // GetOldName returns x.OldName, or its zero value if x or x.OldName is nil.
 func (x *ConvoDefsSystemMessageDataEditGroup) GetOldName() string {
 	if x != nil && x.OldName != nil {
@@ -1633,6 +1909,19 @@ func (x *ConvoDefsSystemMessageDataCreateJoinLink) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataCreateJoinLink (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataCreateJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataCreateJoinLink) ValidateLex(path string) error {
+	return nil
+}
+
 // ConvoDefsSystemMessageDataEditJoinLink is the object
 // chat.bsky.convo.defs#systemMessageDataEditJoinLink. [NOTE: This is under active
 // development and should be considered unstable while this note is here]. System message
@@ -1688,6 +1977,19 @@ func (x ConvoDefsSystemMessageDataEditJoinLink) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataEditJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataEditJoinLink (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataEditJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataEditJoinLink) ValidateLex(path string) error {
+	return nil
 }
 
 // ConvoDefsSystemMessageDataEnableJoinLink is the object
@@ -1747,6 +2049,19 @@ func (x *ConvoDefsSystemMessageDataEnableJoinLink) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataEnableJoinLink (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataEnableJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataEnableJoinLink) ValidateLex(path string) error {
+	return nil
+}
+
 // ConvoDefsSystemMessageDataDisableJoinLink is the object
 // chat.bsky.convo.defs#systemMessageDataDisableJoinLink. [NOTE: This is under active
 // development and should be considered unstable while this note is here]. System message
@@ -1802,6 +2117,19 @@ func (x ConvoDefsSystemMessageDataDisableJoinLink) MarshalJSON() ([]byte, error)
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsSystemMessageDataDisableJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#systemMessageDataDisableJoinLink (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsSystemMessageDataDisableJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsSystemMessageDataDisableJoinLink) ValidateLex(path string) error {
+	return nil
 }
 
 // ConvoDefsDeletedMessageView is the object chat.bsky.convo.defs#deletedMessageView.
@@ -1868,9 +2196,9 @@ func (x *ConvoDefsDeletedMessageView) DecodeLex(d *lex.Decoder) {
 			}
 		case "sender":
 			if !d.Null() {
-				v21 := new(ConvoDefsMessageViewSender)
-				v21.DecodeLex(d)
-				x.Sender = v21
+				v27 := new(ConvoDefsMessageViewSender)
+				v27.DecodeLex(d)
+				x.Sender = v27
 			}
 		case "sentAt":
 			if !d.Null() {
@@ -1892,6 +2220,25 @@ func (x ConvoDefsDeletedMessageView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsDeletedMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#deletedMessageView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsDeletedMessageView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsDeletedMessageView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#deletedMessageView"}
+	c.Required(lex.Join(path, "sender"), x.Sender != nil)
+	c.Nested(lex.Join(path, "sender"), x.Sender)
+	c.String(lex.Join(path, "sentAt"), x.SentAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -1988,6 +2335,23 @@ func (x *ConvoDefsMessageViewSender) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#messageViewSender
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsMessageViewSender) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsMessageViewSender) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#messageViewSender"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ConvoDefsMessageViewSender) GetDID() string {
 	if x == nil {
@@ -2052,9 +2416,9 @@ func (x *ConvoDefsReactionView) DecodeLex(d *lex.Decoder) {
 			}
 		case "sender":
 			if !d.Null() {
-				v22 := new(ConvoDefsReactionViewSender)
-				v22.DecodeLex(d)
-				x.Sender = v22
+				v28 := new(ConvoDefsReactionViewSender)
+				v28.DecodeLex(d)
+				x.Sender = v28
 			}
 		case "createdAt":
 			if !d.Null() {
@@ -2076,6 +2440,25 @@ func (x ConvoDefsReactionView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsReactionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#reactionView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsReactionView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsReactionView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#reactionView"}
+	c.Required(lex.Join(path, "sender"), x.Sender != nil)
+	c.Nested(lex.Join(path, "sender"), x.Sender)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetValue returns x.Value, or its zero value if x is nil.
@@ -2164,6 +2547,23 @@ func (x *ConvoDefsReactionViewSender) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#reactionViewSender
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsReactionViewSender) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsReactionViewSender) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#reactionViewSender"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ConvoDefsReactionViewSender) GetDID() string {
 	if x == nil {
@@ -2222,15 +2622,15 @@ func (x *ConvoDefsMessageAndReactionView) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "message":
 			if !d.Null() {
-				v23 := new(ConvoDefsMessageView)
-				v23.DecodeLex(d)
-				x.Message = v23
+				v29 := new(ConvoDefsMessageView)
+				v29.DecodeLex(d)
+				x.Message = v29
 			}
 		case "reaction":
 			if !d.Null() {
-				v24 := new(ConvoDefsReactionView)
-				v24.DecodeLex(d)
-				x.Reaction = v24
+				v30 := new(ConvoDefsReactionView)
+				v30.DecodeLex(d)
+				x.Reaction = v30
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -2248,6 +2648,26 @@ func (x ConvoDefsMessageAndReactionView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsMessageAndReactionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#messageAndReactionView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsMessageAndReactionView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsMessageAndReactionView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#messageAndReactionView"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	c.Required(lex.Join(path, "reaction"), x.Reaction != nil)
+	c.Nested(lex.Join(path, "reaction"), x.Reaction)
+	return c.Err()
 }
 
 // GetMessage returns x.Message, or its zero value if x is nil.
@@ -2380,8 +2800,8 @@ func (x *ConvoDefsConvoView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("members")
 	e.BeginArray()
-	for _, v25 := range x.Members {
-		v25.EncodeLex(e, false)
+	for _, v31 := range x.Members {
+		v31.EncodeLex(e, false)
 	}
 	e.EndArray()
 	if x.LastMessage != nil {
@@ -2429,15 +2849,15 @@ func (x *ConvoDefsConvoView) DecodeLex(d *lex.Decoder) {
 			}
 		case "members":
 			if !d.Null() {
-				v26 := []*ActorDefsProfileViewBasic{}
+				v32 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v27 := new(ActorDefsProfileViewBasic)
-						v27.DecodeLex(d)
-						v26 = append(v26, v27)
+						v33 := new(ActorDefsProfileViewBasic)
+						v33.DecodeLex(d)
+						v32 = append(v32, v33)
 					}
 				}
-				x.Members = v26
+				x.Members = v32
 			}
 		case "lastMessage":
 			if !d.Null() {
@@ -2479,6 +2899,28 @@ func (x ConvoDefsConvoView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#convoView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsConvoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsConvoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#convoView"}
+	for v34, v35 := range x.Members {
+		c.Nested(lex.Index(lex.Join(path, "members"), v34), v35)
+	}
+	c.Nested(lex.Join(path, "lastMessage"), x.LastMessage)
+	c.Nested(lex.Join(path, "lastReaction"), x.LastReaction)
+	c.Nested(lex.Join(path, "kind"), x.Kind)
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -2608,6 +3050,18 @@ func (x *ConvoDefsDirectConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#directConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsDirectConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsDirectConvo) ValidateLex(path string) error {
+	return nil
+}
+
 // ConvoDefsGroupConvo is the object chat.bsky.convo.defs#groupConvo. [NOTE: This is under
 // active development and should be considered unstable while this note is here].
 type ConvoDefsGroupConvo struct {
@@ -2690,9 +3144,9 @@ func (x *ConvoDefsGroupConvo) DecodeLex(d *lex.Decoder) {
 			}
 		case "joinLink":
 			if !d.Null() {
-				v28 := new(GroupDefsJoinLinkView)
-				v28.DecodeLex(d)
-				x.JoinLink = v28
+				v36 := new(GroupDefsJoinLinkView)
+				v36.DecodeLex(d)
+				x.JoinLink = v36
 			}
 		case "joinRequestCount":
 			if !d.Null() {
@@ -2734,6 +3188,28 @@ func (x ConvoDefsGroupConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsGroupConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#groupConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsGroupConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsGroupConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#groupConvo"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "joinLink"), x.JoinLink)
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 128,
+		MaxLength:    1280,
+	})
+	return c.Err()
 }
 
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.
@@ -2872,6 +3348,18 @@ func (x *ConvoDefsLogBeginConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logBeginConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogBeginConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogBeginConvo) ValidateLex(path string) error {
+	return nil
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogBeginConvo) GetRev() string {
 	if x == nil {
@@ -2958,6 +3446,18 @@ func (x ConvoDefsLogAcceptConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogAcceptConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logAcceptConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogAcceptConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogAcceptConvo) ValidateLex(path string) error {
+	return nil
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -3047,6 +3547,18 @@ func (x *ConvoDefsLogLeaveConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logLeaveConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogLeaveConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogLeaveConvo) ValidateLex(path string) error {
+	return nil
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogLeaveConvo) GetRev() string {
 	if x == nil {
@@ -3132,6 +3644,18 @@ func (x ConvoDefsLogMuteConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogMuteConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logMuteConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogMuteConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogMuteConvo) ValidateLex(path string) error {
+	return nil
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -3221,6 +3745,18 @@ func (x *ConvoDefsLogUnmuteConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logUnmuteConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogUnmuteConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogUnmuteConvo) ValidateLex(path string) error {
+	return nil
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogUnmuteConvo) GetRev() string {
 	if x == nil {
@@ -3301,8 +3837,8 @@ func (x *ConvoDefsLogCreateMessage) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.RelatedProfiles != nil {
 		e.Field("relatedProfiles")
 		e.BeginArray()
-		for _, v29 := range x.RelatedProfiles {
-			v29.EncodeLex(e, false)
+		for _, v37 := range x.RelatedProfiles {
+			v37.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -3335,15 +3871,15 @@ func (x *ConvoDefsLogCreateMessage) DecodeLex(d *lex.Decoder) {
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v30 := []*ActorDefsProfileViewBasic{}
+				v38 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v31 := new(ActorDefsProfileViewBasic)
-						v31.DecodeLex(d)
-						v30 = append(v30, v31)
+						v39 := new(ActorDefsProfileViewBasic)
+						v39.DecodeLex(d)
+						v38 = append(v38, v39)
 					}
 				}
-				x.RelatedProfiles = v30
+				x.RelatedProfiles = v38
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3361,6 +3897,27 @@ func (x ConvoDefsLogCreateMessage) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogCreateMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logCreateMessage
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogCreateMessage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogCreateMessage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logCreateMessage"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v40, v41 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v40), v41)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -3498,6 +4055,24 @@ func (x *ConvoDefsLogDeleteMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logDeleteMessage
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogDeleteMessage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogDeleteMessage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logDeleteMessage"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogDeleteMessage) GetRev() string {
 	if x == nil {
@@ -3630,6 +4205,24 @@ func (x *ConvoDefsLogReadMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logReadMessage (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogReadMessage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogReadMessage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logReadMessage"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogReadMessage) GetRev() string {
 	if x == nil {
@@ -3724,8 +4317,8 @@ func (x *ConvoDefsLogAddReaction) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.RelatedProfiles != nil {
 		e.Field("relatedProfiles")
 		e.BeginArray()
-		for _, v32 := range x.RelatedProfiles {
-			v32.EncodeLex(e, false)
+		for _, v42 := range x.RelatedProfiles {
+			v42.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -3758,21 +4351,21 @@ func (x *ConvoDefsLogAddReaction) DecodeLex(d *lex.Decoder) {
 			}
 		case "reaction":
 			if !d.Null() {
-				v33 := new(ConvoDefsReactionView)
-				v33.DecodeLex(d)
-				x.Reaction = v33
+				v43 := new(ConvoDefsReactionView)
+				v43.DecodeLex(d)
+				x.Reaction = v43
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v34 := []*ActorDefsProfileViewBasic{}
+				v44 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v35 := new(ActorDefsProfileViewBasic)
-						v35.DecodeLex(d)
-						v34 = append(v34, v35)
+						v45 := new(ActorDefsProfileViewBasic)
+						v45.DecodeLex(d)
+						v44 = append(v44, v45)
 					}
 				}
-				x.RelatedProfiles = v34
+				x.RelatedProfiles = v44
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3790,6 +4383,29 @@ func (x ConvoDefsLogAddReaction) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogAddReaction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logAddReaction (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogAddReaction) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogAddReaction) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logAddReaction"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	c.Required(lex.Join(path, "reaction"), x.Reaction != nil)
+	c.Nested(lex.Join(path, "reaction"), x.Reaction)
+	for v46, v47 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v46), v47)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -3902,8 +4518,8 @@ func (x *ConvoDefsLogRemoveReaction) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.RelatedProfiles != nil {
 		e.Field("relatedProfiles")
 		e.BeginArray()
-		for _, v36 := range x.RelatedProfiles {
-			v36.EncodeLex(e, false)
+		for _, v48 := range x.RelatedProfiles {
+			v48.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -3936,21 +4552,21 @@ func (x *ConvoDefsLogRemoveReaction) DecodeLex(d *lex.Decoder) {
 			}
 		case "reaction":
 			if !d.Null() {
-				v37 := new(ConvoDefsReactionView)
-				v37.DecodeLex(d)
-				x.Reaction = v37
+				v49 := new(ConvoDefsReactionView)
+				v49.DecodeLex(d)
+				x.Reaction = v49
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v38 := []*ActorDefsProfileViewBasic{}
+				v50 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v39 := new(ActorDefsProfileViewBasic)
-						v39.DecodeLex(d)
-						v38 = append(v38, v39)
+						v51 := new(ActorDefsProfileViewBasic)
+						v51.DecodeLex(d)
+						v50 = append(v50, v51)
 					}
 				}
-				x.RelatedProfiles = v38
+				x.RelatedProfiles = v50
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -3968,6 +4584,29 @@ func (x ConvoDefsLogRemoveReaction) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogRemoveReaction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logRemoveReaction
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogRemoveReaction) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogRemoveReaction) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logRemoveReaction"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	c.Required(lex.Join(path, "reaction"), x.Reaction != nil)
+	c.Nested(lex.Join(path, "reaction"), x.Reaction)
+	for v52, v53 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v52), v53)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4117,6 +4756,24 @@ func (x *ConvoDefsLogReadConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logReadConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogReadConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogReadConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logReadConvo"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogReadConvo) GetRev() string {
 	if x == nil {
@@ -4184,8 +4841,8 @@ func (x *ConvoDefsLogAddMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v40 := range x.RelatedProfiles {
-		v40.EncodeLex(e, false)
+	for _, v54 := range x.RelatedProfiles {
+		v54.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4213,21 +4870,21 @@ func (x *ConvoDefsLogAddMember) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v41 := new(ConvoDefsSystemMessageView)
-				v41.DecodeLex(d)
-				x.Message = v41
+				v55 := new(ConvoDefsSystemMessageView)
+				v55.DecodeLex(d)
+				x.Message = v55
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v42 := []*ActorDefsProfileViewBasic{}
+				v56 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v43 := new(ActorDefsProfileViewBasic)
-						v43.DecodeLex(d)
-						v42 = append(v42, v43)
+						v57 := new(ActorDefsProfileViewBasic)
+						v57.DecodeLex(d)
+						v56 = append(v56, v57)
 					}
 				}
-				x.RelatedProfiles = v42
+				x.RelatedProfiles = v56
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4245,6 +4902,27 @@ func (x ConvoDefsLogAddMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogAddMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logAddMember (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogAddMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogAddMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logAddMember"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v58, v59 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v58), v59)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4322,8 +5000,8 @@ func (x *ConvoDefsLogRemoveMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v44 := range x.RelatedProfiles {
-		v44.EncodeLex(e, false)
+	for _, v60 := range x.RelatedProfiles {
+		v60.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4351,21 +5029,21 @@ func (x *ConvoDefsLogRemoveMember) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v45 := new(ConvoDefsSystemMessageView)
-				v45.DecodeLex(d)
-				x.Message = v45
+				v61 := new(ConvoDefsSystemMessageView)
+				v61.DecodeLex(d)
+				x.Message = v61
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v46 := []*ActorDefsProfileViewBasic{}
+				v62 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v47 := new(ActorDefsProfileViewBasic)
-						v47.DecodeLex(d)
-						v46 = append(v46, v47)
+						v63 := new(ActorDefsProfileViewBasic)
+						v63.DecodeLex(d)
+						v62 = append(v62, v63)
 					}
 				}
-				x.RelatedProfiles = v46
+				x.RelatedProfiles = v62
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4383,6 +5061,27 @@ func (x ConvoDefsLogRemoveMember) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogRemoveMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logRemoveMember
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogRemoveMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogRemoveMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logRemoveMember"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v64, v65 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v64), v65)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4460,8 +5159,8 @@ func (x *ConvoDefsLogMemberJoin) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v48 := range x.RelatedProfiles {
-		v48.EncodeLex(e, false)
+	for _, v66 := range x.RelatedProfiles {
+		v66.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4489,21 +5188,21 @@ func (x *ConvoDefsLogMemberJoin) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v49 := new(ConvoDefsSystemMessageView)
-				v49.DecodeLex(d)
-				x.Message = v49
+				v67 := new(ConvoDefsSystemMessageView)
+				v67.DecodeLex(d)
+				x.Message = v67
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v50 := []*ActorDefsProfileViewBasic{}
+				v68 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v51 := new(ActorDefsProfileViewBasic)
-						v51.DecodeLex(d)
-						v50 = append(v50, v51)
+						v69 := new(ActorDefsProfileViewBasic)
+						v69.DecodeLex(d)
+						v68 = append(v68, v69)
 					}
 				}
-				x.RelatedProfiles = v50
+				x.RelatedProfiles = v68
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4521,6 +5220,27 @@ func (x ConvoDefsLogMemberJoin) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogMemberJoin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logMemberJoin (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogMemberJoin) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogMemberJoin) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logMemberJoin"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v70, v71 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v70), v71)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4598,8 +5318,8 @@ func (x *ConvoDefsLogMemberLeave) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v52 := range x.RelatedProfiles {
-		v52.EncodeLex(e, false)
+	for _, v72 := range x.RelatedProfiles {
+		v72.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4627,21 +5347,21 @@ func (x *ConvoDefsLogMemberLeave) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v53 := new(ConvoDefsSystemMessageView)
-				v53.DecodeLex(d)
-				x.Message = v53
+				v73 := new(ConvoDefsSystemMessageView)
+				v73.DecodeLex(d)
+				x.Message = v73
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v54 := []*ActorDefsProfileViewBasic{}
+				v74 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v55 := new(ActorDefsProfileViewBasic)
-						v55.DecodeLex(d)
-						v54 = append(v54, v55)
+						v75 := new(ActorDefsProfileViewBasic)
+						v75.DecodeLex(d)
+						v74 = append(v74, v75)
 					}
 				}
-				x.RelatedProfiles = v54
+				x.RelatedProfiles = v74
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4659,6 +5379,27 @@ func (x ConvoDefsLogMemberLeave) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogMemberLeave) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logMemberLeave (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogMemberLeave) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogMemberLeave) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logMemberLeave"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v76, v77 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v76), v77)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4734,8 +5475,8 @@ func (x *ConvoDefsLogLockConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v56 := range x.RelatedProfiles {
-		v56.EncodeLex(e, false)
+	for _, v78 := range x.RelatedProfiles {
+		v78.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4763,21 +5504,21 @@ func (x *ConvoDefsLogLockConvo) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v57 := new(ConvoDefsSystemMessageView)
-				v57.DecodeLex(d)
-				x.Message = v57
+				v79 := new(ConvoDefsSystemMessageView)
+				v79.DecodeLex(d)
+				x.Message = v79
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v58 := []*ActorDefsProfileViewBasic{}
+				v80 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v59 := new(ActorDefsProfileViewBasic)
-						v59.DecodeLex(d)
-						v58 = append(v58, v59)
+						v81 := new(ActorDefsProfileViewBasic)
+						v81.DecodeLex(d)
+						v80 = append(v80, v81)
 					}
 				}
-				x.RelatedProfiles = v58
+				x.RelatedProfiles = v80
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4795,6 +5536,27 @@ func (x ConvoDefsLogLockConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogLockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logLockConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogLockConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogLockConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logLockConvo"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v82, v83 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v82), v83)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -4870,8 +5632,8 @@ func (x *ConvoDefsLogUnlockConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v60 := range x.RelatedProfiles {
-		v60.EncodeLex(e, false)
+	for _, v84 := range x.RelatedProfiles {
+		v84.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -4899,21 +5661,21 @@ func (x *ConvoDefsLogUnlockConvo) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v61 := new(ConvoDefsSystemMessageView)
-				v61.DecodeLex(d)
-				x.Message = v61
+				v85 := new(ConvoDefsSystemMessageView)
+				v85.DecodeLex(d)
+				x.Message = v85
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v62 := []*ActorDefsProfileViewBasic{}
+				v86 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v63 := new(ActorDefsProfileViewBasic)
-						v63.DecodeLex(d)
-						v62 = append(v62, v63)
+						v87 := new(ActorDefsProfileViewBasic)
+						v87.DecodeLex(d)
+						v86 = append(v86, v87)
 					}
 				}
-				x.RelatedProfiles = v62
+				x.RelatedProfiles = v86
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -4931,6 +5693,27 @@ func (x ConvoDefsLogUnlockConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogUnlockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logUnlockConvo (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogUnlockConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogUnlockConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logUnlockConvo"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v88, v89 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v88), v89)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5007,8 +5790,8 @@ func (x *ConvoDefsLogLockConvoPermanently) EncodeLex(e *lex.Encoder, typed bool)
 	}
 	e.Field("relatedProfiles")
 	e.BeginArray()
-	for _, v64 := range x.RelatedProfiles {
-		v64.EncodeLex(e, false)
+	for _, v90 := range x.RelatedProfiles {
+		v90.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -5036,21 +5819,21 @@ func (x *ConvoDefsLogLockConvoPermanently) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v65 := new(ConvoDefsSystemMessageView)
-				v65.DecodeLex(d)
-				x.Message = v65
+				v91 := new(ConvoDefsSystemMessageView)
+				v91.DecodeLex(d)
+				x.Message = v91
 			}
 		case "relatedProfiles":
 			if !d.Null() {
-				v66 := []*ActorDefsProfileViewBasic{}
+				v92 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v67 := new(ActorDefsProfileViewBasic)
-						v67.DecodeLex(d)
-						v66 = append(v66, v67)
+						v93 := new(ActorDefsProfileViewBasic)
+						v93.DecodeLex(d)
+						v92 = append(v92, v93)
 					}
 				}
-				x.RelatedProfiles = v66
+				x.RelatedProfiles = v92
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5068,6 +5851,27 @@ func (x ConvoDefsLogLockConvoPermanently) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogLockConvoPermanently) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logLockConvoPermanently
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogLockConvoPermanently) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogLockConvoPermanently) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logLockConvoPermanently"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	for v94, v95 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v94), v95)
+	}
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5164,9 +5968,9 @@ func (x *ConvoDefsLogEditGroup) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v68 := new(ConvoDefsSystemMessageView)
-				v68.DecodeLex(d)
-				x.Message = v68
+				v96 := new(ConvoDefsSystemMessageView)
+				v96.DecodeLex(d)
+				x.Message = v96
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5184,6 +5988,24 @@ func (x ConvoDefsLogEditGroup) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogEditGroup) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logEditGroup (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogEditGroup) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogEditGroup) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logEditGroup"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5272,9 +6094,9 @@ func (x *ConvoDefsLogCreateJoinLink) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v69 := new(ConvoDefsSystemMessageView)
-				v69.DecodeLex(d)
-				x.Message = v69
+				v97 := new(ConvoDefsSystemMessageView)
+				v97.DecodeLex(d)
+				x.Message = v97
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5292,6 +6114,24 @@ func (x ConvoDefsLogCreateJoinLink) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogCreateJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logCreateJoinLink
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogCreateJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogCreateJoinLink) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logCreateJoinLink"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5380,9 +6220,9 @@ func (x *ConvoDefsLogEditJoinLink) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v70 := new(ConvoDefsSystemMessageView)
-				v70.DecodeLex(d)
-				x.Message = v70
+				v98 := new(ConvoDefsSystemMessageView)
+				v98.DecodeLex(d)
+				x.Message = v98
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5400,6 +6240,24 @@ func (x ConvoDefsLogEditJoinLink) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogEditJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logEditJoinLink
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogEditJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogEditJoinLink) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logEditJoinLink"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5488,9 +6346,9 @@ func (x *ConvoDefsLogEnableJoinLink) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v71 := new(ConvoDefsSystemMessageView)
-				v71.DecodeLex(d)
-				x.Message = v71
+				v99 := new(ConvoDefsSystemMessageView)
+				v99.DecodeLex(d)
+				x.Message = v99
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5508,6 +6366,24 @@ func (x ConvoDefsLogEnableJoinLink) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogEnableJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logEnableJoinLink
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogEnableJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogEnableJoinLink) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logEnableJoinLink"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5596,9 +6472,9 @@ func (x *ConvoDefsLogDisableJoinLink) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v72 := new(ConvoDefsSystemMessageView)
-				v72.DecodeLex(d)
-				x.Message = v72
+				v100 := new(ConvoDefsSystemMessageView)
+				v100.DecodeLex(d)
+				x.Message = v100
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5616,6 +6492,24 @@ func (x ConvoDefsLogDisableJoinLink) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogDisableJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logDisableJoinLink
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogDisableJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogDisableJoinLink) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logDisableJoinLink"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5705,9 +6599,9 @@ func (x *ConvoDefsLogIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 			}
 		case "member":
 			if !d.Null() {
-				v73 := new(ActorDefsProfileViewBasic)
-				v73.DecodeLex(d)
-				x.Member = v73
+				v101 := new(ActorDefsProfileViewBasic)
+				v101.DecodeLex(d)
+				x.Member = v101
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5725,6 +6619,24 @@ func (x ConvoDefsLogIncomingJoinRequest) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogIncomingJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logIncomingJoinRequest
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogIncomingJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogIncomingJoinRequest) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logIncomingJoinRequest"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5814,9 +6726,9 @@ func (x *ConvoDefsLogApproveJoinRequest) DecodeLex(d *lex.Decoder) {
 			}
 		case "member":
 			if !d.Null() {
-				v74 := new(ActorDefsProfileViewBasic)
-				v74.DecodeLex(d)
-				x.Member = v74
+				v102 := new(ActorDefsProfileViewBasic)
+				v102.DecodeLex(d)
+				x.Member = v102
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5834,6 +6746,24 @@ func (x ConvoDefsLogApproveJoinRequest) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogApproveJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logApproveJoinRequest
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogApproveJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogApproveJoinRequest) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logApproveJoinRequest"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -5923,9 +6853,9 @@ func (x *ConvoDefsLogRejectJoinRequest) DecodeLex(d *lex.Decoder) {
 			}
 		case "member":
 			if !d.Null() {
-				v75 := new(ActorDefsProfileViewBasic)
-				v75.DecodeLex(d)
-				x.Member = v75
+				v103 := new(ActorDefsProfileViewBasic)
+				v103.DecodeLex(d)
+				x.Member = v103
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5943,6 +6873,24 @@ func (x ConvoDefsLogRejectJoinRequest) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogRejectJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logRejectJoinRequest
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogRejectJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogRejectJoinRequest) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logRejectJoinRequest"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -6042,6 +6990,18 @@ func (x *ConvoDefsLogOutgoingJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.defs#logOutgoingJoinRequest
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogOutgoingJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogOutgoingJoinRequest) ValidateLex(path string) error {
+	return nil
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogOutgoingJoinRequest) GetRev() string {
 	if x == nil {
@@ -6121,9 +7081,9 @@ func (x *ConvoDefsLogWithdrawIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 			}
 		case "member":
 			if !d.Null() {
-				v76 := new(ActorDefsProfileViewBasic)
-				v76.DecodeLex(d)
-				x.Member = v76
+				v104 := new(ActorDefsProfileViewBasic)
+				v104.DecodeLex(d)
+				x.Member = v104
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -6141,6 +7101,25 @@ func (x ConvoDefsLogWithdrawIncomingJoinRequest) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogWithdrawIncomingJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#logWithdrawIncomingJoinRequest (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogWithdrawIncomingJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogWithdrawIncomingJoinRequest) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.defs#logWithdrawIncomingJoinRequest"}
+	c.Required(lex.Join(path, "member"), x.Member != nil)
+	c.Nested(lex.Join(path, "member"), x.Member)
+	return c.Err()
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.
@@ -6240,6 +7219,19 @@ func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) ValidateLex(path string) error {
+	return nil
+}
+
 // GetRev returns x.Rev, or its zero value if x is nil.
 func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) GetRev() string {
 	if x == nil {
@@ -6327,6 +7319,18 @@ func (x ConvoDefsLogReadJoinRequests) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoDefsLogReadJoinRequests) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.defs#logReadJoinRequests
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDefsLogReadJoinRequests) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDefsLogReadJoinRequests) ValidateLex(path string) error {
+	return nil
 }
 
 // GetRev returns x.Rev, or its zero value if x is nil.

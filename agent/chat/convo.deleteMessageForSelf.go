@@ -84,6 +84,19 @@ func (x *ConvoDeleteMessageForSelfInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.deleteMessageForSelf#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoDeleteMessageForSelfInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoDeleteMessageForSelfInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoDeleteMessageForSelfInput) GetConvoID() string {
 	if x == nil {

@@ -99,6 +99,24 @@ func (x *ConvoGetConvoAvailabilityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.getConvoAvailability#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoGetConvoAvailabilityOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoGetConvoAvailabilityOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.getConvoAvailability#output.schema"}
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
+}
+
 // GetCanChat returns x.CanChat, or its zero value if x is nil.
 func (x *ConvoGetConvoAvailabilityOutput) GetCanChat() bool {
 	if x == nil {

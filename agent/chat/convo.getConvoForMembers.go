@@ -92,6 +92,25 @@ func (x *ConvoGetConvoForMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.getConvoForMembers#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoGetConvoForMembersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoGetConvoForMembersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.getConvoForMembers#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
+}
+
 // GetConvo returns x.Convo, or its zero value if x is nil.
 func (x *ConvoGetConvoForMembersOutput) GetConvo() *ConvoDefsConvoView {
 	if x == nil {

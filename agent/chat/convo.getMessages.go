@@ -165,6 +165,28 @@ func (x *ConvoGetMessagesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.getMessages#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoGetMessagesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoGetMessagesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.getMessages#output.schema"}
+	for v6, v7 := range x.Messages {
+		c.Nested(lex.Index(lex.Join(path, "messages"), v6), v7)
+	}
+	for v8, v9 := range x.RelatedProfiles {
+		c.Nested(lex.Index(lex.Join(path, "relatedProfiles"), v8), v9)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *ConvoGetMessagesOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

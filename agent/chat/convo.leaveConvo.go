@@ -75,6 +75,18 @@ func (x *ConvoLeaveConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.leaveConvo#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoLeaveConvoInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoLeaveConvoInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoLeaveConvoInput) GetConvoID() string {
 	if x == nil {
@@ -151,6 +163,18 @@ func (x ConvoLeaveConvoOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoLeaveConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.leaveConvo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoLeaveConvoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoLeaveConvoOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.

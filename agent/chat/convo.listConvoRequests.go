@@ -141,6 +141,26 @@ func (x *ConvoListConvoRequestsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.convo.listConvoRequests#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoListConvoRequestsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoListConvoRequestsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.listConvoRequests#output.schema"}
+	for v3, v4 := range x.Requests {
+		c.Nested(lex.Index(lex.Join(path, "requests"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *ConvoListConvoRequestsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

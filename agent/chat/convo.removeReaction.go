@@ -91,6 +91,28 @@ func (x *ConvoRemoveReactionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.removeReaction#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoRemoveReactionInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoRemoveReactionInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.removeReaction#input.schema"}
+	c.String(lex.Join(path, "value"), x.Value, lex.StringRules{
+		MaxGraphemes: 1,
+		MaxLength:    64,
+		MinGraphemes: 1,
+		MinLength:    1,
+	})
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoRemoveReactionInput) GetConvoID() string {
 	if x == nil {
@@ -179,6 +201,24 @@ func (x ConvoRemoveReactionOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoRemoveReactionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.removeReaction#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoRemoveReactionOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoRemoveReactionOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.removeReaction#output.schema"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetMessage returns x.Message, or its zero value if x is nil.

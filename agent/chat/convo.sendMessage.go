@@ -87,6 +87,24 @@ func (x *ConvoSendMessageInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.sendMessage#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoSendMessageInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoSendMessageInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.sendMessage#input.schema"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoSendMessageInput) GetConvoID() string {
 	if x == nil {

@@ -87,6 +87,26 @@ func (x *ConvoSendMessageBatchInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.sendMessageBatch#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoSendMessageBatchInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoSendMessageBatchInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.sendMessageBatch#input.schema"}
+	c.Len(lex.Join(path, "items"), len(x.Items), 0, 100)
+	for v4, v5 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetItems returns x.Items, or its zero value if x is nil.
 func (x *ConvoSendMessageBatchInput) GetItems() []*ConvoSendMessageBatchBatchItem {
 	if x == nil {
@@ -121,8 +141,8 @@ func (x *ConvoSendMessageBatchOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.sendMessageBatch#output.schema", typed)
 	e.Field("items")
 	e.BeginArray()
-	for _, v4 := range x.Items {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.Items {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -142,15 +162,15 @@ func (x *ConvoSendMessageBatchOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "items":
 			if !d.Null() {
-				v5 := []*ConvoDefsMessageView{}
+				v7 := []*ConvoDefsMessageView{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 := new(ConvoDefsMessageView)
-						v6.DecodeLex(d)
-						v5 = append(v5, v6)
+						v8 := new(ConvoDefsMessageView)
+						v8.DecodeLex(d)
+						v7 = append(v7, v8)
 					}
 				}
-				x.Items = v5
+				x.Items = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -168,6 +188,26 @@ func (x ConvoSendMessageBatchOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoSendMessageBatchOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.convo.sendMessageBatch#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ConvoSendMessageBatchOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoSendMessageBatchOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.sendMessageBatch#output.schema"}
+	for v9, v10 := range x.Items {
+		c.Nested(lex.Index(lex.Join(path, "items"), v9), v10)
+	}
+	return c.Err()
 }
 
 // GetItems returns x.Items, or its zero value if x is nil.
@@ -274,9 +314,9 @@ func (x *ConvoSendMessageBatchBatchItem) DecodeLex(d *lex.Decoder) {
 			}
 		case "message":
 			if !d.Null() {
-				v7 := new(ConvoDefsMessageInput)
-				v7.DecodeLex(d)
-				x.Message = v7
+				v11 := new(ConvoDefsMessageInput)
+				v11.DecodeLex(d)
+				x.Message = v11
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -294,6 +334,24 @@ func (x ConvoSendMessageBatchBatchItem) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoSendMessageBatchBatchItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.sendMessageBatch#batchItem
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoSendMessageBatchBatchItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoSendMessageBatchBatchItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.sendMessageBatch#batchItem"}
+	c.Required(lex.Join(path, "message"), x.Message != nil)
+	c.Nested(lex.Join(path, "message"), x.Message)
+	return c.Err()
 }
 
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.

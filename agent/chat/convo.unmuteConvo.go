@@ -75,6 +75,18 @@ func (x *ConvoUnmuteConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.unmuteConvo#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoUnmuteConvoInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoUnmuteConvoInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ConvoUnmuteConvoInput) GetConvoID() string {
 	if x == nil {
@@ -147,6 +159,24 @@ func (x ConvoUnmuteConvoOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoUnmuteConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.unmuteConvo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoUnmuteConvoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoUnmuteConvoOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.convo.unmuteConvo#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
 }
 
 // GetConvo returns x.Convo, or its zero value if x is nil.

@@ -88,6 +88,18 @@ func (x *ConvoUpdateAllReadInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.convo.updateAllRead#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoUpdateAllReadInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoUpdateAllReadInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetStatus returns x.Status, or its zero value if x or x.Status is nil.
 func (x *ConvoUpdateAllReadInput) GetStatus() ConvoUpdateAllReadInput_Status {
 	if x != nil && x.Status != nil {
@@ -156,6 +168,18 @@ func (x ConvoUpdateAllReadOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ConvoUpdateAllReadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.convo.updateAllRead#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ConvoUpdateAllReadOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ConvoUpdateAllReadOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetUpdatedCount returns x.UpdatedCount, or its zero value if x is nil.

@@ -67,6 +67,18 @@ func (x *EmbedJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.embed.joinLink (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *EmbedJoinLink) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedJoinLink) ValidateLex(path string) error {
+	return nil
+}
+
 // GetCode returns x.Code, or its zero value if x is nil.
 func (x *EmbedJoinLink) GetCode() string {
 	if x == nil {
@@ -139,6 +151,24 @@ func (x EmbedJoinLinkView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *EmbedJoinLinkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.embed.joinLink#view (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *EmbedJoinLinkView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *EmbedJoinLinkView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.embed.joinLink#view"}
+	c.Required(lex.Join(path, "joinLinkPreview"), x.JoinLinkPreview != nil)
+	c.Nested(lex.Join(path, "joinLinkPreview"), x.JoinLinkPreview)
+	return c.Err()
 }
 
 // GetJoinLinkPreview returns x.JoinLinkPreview, or its zero value if x is nil.

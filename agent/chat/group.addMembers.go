@@ -93,6 +93,26 @@ func (x *GroupAddMembersInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.addMembers#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupAddMembersInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupAddMembersInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.addMembers#input.schema"}
+	c.Len(lex.Join(path, "members"), len(x.Members), 1, 0)
+	for v3, v4 := range x.Members {
+		c.String(lex.Index(lex.Join(path, "members"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupAddMembersInput) GetConvoID() string {
 	if x == nil {
@@ -140,8 +160,8 @@ func (x *GroupAddMembersOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.AddedMembers != nil {
 		e.Field("addedMembers")
 		e.BeginArray()
-		for _, v3 := range x.AddedMembers {
-			v3.EncodeLex(e, false)
+		for _, v5 := range x.AddedMembers {
+			v5.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -162,21 +182,21 @@ func (x *GroupAddMembersOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "convo":
 			if !d.Null() {
-				v4 := new(ConvoDefsConvoView)
-				v4.DecodeLex(d)
-				x.Convo = v4
+				v6 := new(ConvoDefsConvoView)
+				v6.DecodeLex(d)
+				x.Convo = v6
 			}
 		case "addedMembers":
 			if !d.Null() {
-				v5 := []*ActorDefsProfileViewBasic{}
+				v7 := []*ActorDefsProfileViewBasic{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 := new(ActorDefsProfileViewBasic)
-						v6.DecodeLex(d)
-						v5 = append(v5, v6)
+						v8 := new(ActorDefsProfileViewBasic)
+						v8.DecodeLex(d)
+						v7 = append(v7, v8)
 					}
 				}
-				x.AddedMembers = v5
+				x.AddedMembers = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -194,6 +214,27 @@ func (x GroupAddMembersOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupAddMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.addMembers#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupAddMembersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupAddMembersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.addMembers#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	for v9, v10 := range x.AddedMembers {
+		c.Nested(lex.Index(lex.Join(path, "addedMembers"), v9), v10)
+	}
+	return c.Err()
 }
 
 // GetConvo returns x.Convo, or its zero value if x is nil.

@@ -84,6 +84,24 @@ func (x *GroupApproveJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.approveJoinRequest#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupApproveJoinRequestInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupApproveJoinRequestInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.approveJoinRequest#input.schema"}
+	c.String(lex.Join(path, "member"), x.Member, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupApproveJoinRequestInput) GetConvoID() string {
 	if x == nil {
@@ -165,6 +183,25 @@ func (x GroupApproveJoinRequestOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupApproveJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.group.approveJoinRequest#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupApproveJoinRequestOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupApproveJoinRequestOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.approveJoinRequest#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
 }
 
 // GetConvo returns x.Convo, or its zero value if x is nil.

@@ -93,6 +93,31 @@ func (x *GroupCreateGroupInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.createGroup#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupCreateGroupInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupCreateGroupInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.createGroup#input.schema"}
+	c.Len(lex.Join(path, "members"), len(x.Members), 0, 49)
+	for v3, v4 := range x.Members {
+		c.String(lex.Index(lex.Join(path, "members"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 128,
+		MaxLength:    1280,
+		MinLength:    1,
+	})
+	return c.Err()
+}
+
 // GetMembers returns x.Members, or its zero value if x is nil.
 func (x *GroupCreateGroupInput) GetMembers() []string {
 	if x == nil {
@@ -153,9 +178,9 @@ func (x *GroupCreateGroupOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "convo":
 			if !d.Null() {
-				v3 := new(ConvoDefsConvoView)
-				v3.DecodeLex(d)
-				x.Convo = v3
+				v5 := new(ConvoDefsConvoView)
+				v5.DecodeLex(d)
+				x.Convo = v5
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -173,6 +198,24 @@ func (x GroupCreateGroupOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupCreateGroupOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.createGroup#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupCreateGroupOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupCreateGroupOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.createGroup#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
 }
 
 // GetConvo returns x.Convo, or its zero value if x is nil.

@@ -93,6 +93,18 @@ func (x *GroupCreateJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.createJoinLink#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupCreateJoinLinkInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupCreateJoinLinkInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupCreateJoinLinkInput) GetConvoID() string {
 	if x == nil {
@@ -181,6 +193,24 @@ func (x GroupCreateJoinLinkOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupCreateJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.createJoinLink#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupCreateJoinLinkOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupCreateJoinLinkOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.createJoinLink#output.schema"}
+	c.Required(lex.Join(path, "joinLink"), x.JoinLink != nil)
+	c.Nested(lex.Join(path, "joinLink"), x.JoinLink)
+	return c.Err()
 }
 
 // GetJoinLink returns x.JoinLink, or its zero value if x is nil.

@@ -122,6 +122,23 @@ func (x *GroupDefsJoinLinkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupDefsJoinLinkView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupDefsJoinLinkView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.defs#joinLinkView"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetCode returns x.Code, or its zero value if x is nil.
 func (x *GroupDefsJoinLinkView) GetCode() string {
 	if x == nil {
@@ -307,6 +324,26 @@ func (x *GroupDefsJoinLinkPreviewView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkPreviewView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupDefsJoinLinkPreviewView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupDefsJoinLinkPreviewView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.defs#joinLinkPreviewView"}
+	c.Required(lex.Join(path, "owner"), x.Owner != nil)
+	c.Nested(lex.Join(path, "owner"), x.Owner)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	return c.Err()
+}
+
 // GetCode returns x.Code, or its zero value if x is nil.
 func (x *GroupDefsJoinLinkPreviewView) GetCode() string {
 	if x == nil {
@@ -451,6 +488,25 @@ func (x *GroupDefsJoinLinkViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkViewerState
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupDefsJoinLinkViewerState) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupDefsJoinLinkViewerState) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.defs#joinLinkViewerState"}
+	if x.RequestedAt != nil {
+		c.String(lex.Join(path, "requestedAt"), *x.RequestedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetRequestedAt returns x.RequestedAt, or its zero value if x or x.RequestedAt is nil.
 func (x *GroupDefsJoinLinkViewerState) GetRequestedAt() string {
 	if x != nil && x.RequestedAt != nil {
@@ -539,6 +595,25 @@ func (x GroupDefsJoinRequestView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupDefsJoinRequestView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.defs#joinRequestView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupDefsJoinRequestView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupDefsJoinRequestView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.defs#joinRequestView"}
+	c.Required(lex.Join(path, "requestedBy"), x.RequestedBy != nil)
+	c.Nested(lex.Join(path, "requestedBy"), x.RequestedBy)
+	c.String(lex.Join(path, "requestedAt"), x.RequestedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
@@ -671,6 +746,25 @@ func (x GroupDefsJoinRequestConvoView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupDefsJoinRequestConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.defs#joinRequestConvoView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupDefsJoinRequestConvoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupDefsJoinRequestConvoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.defs#joinRequestConvoView"}
+	c.Required(lex.Join(path, "owner"), x.Owner != nil)
+	c.Nested(lex.Join(path, "owner"), x.Owner)
+	c.String(lex.Join(path, "requestedAt"), x.RequestedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.

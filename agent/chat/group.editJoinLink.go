@@ -93,6 +93,18 @@ func (x *GroupEditJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.editJoinLink#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupEditJoinLinkInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupEditJoinLinkInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupEditJoinLinkInput) GetConvoID() string {
 	if x == nil {
@@ -181,6 +193,24 @@ func (x GroupEditJoinLinkOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupEditJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.editJoinLink#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupEditJoinLinkOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupEditJoinLinkOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.editJoinLink#output.schema"}
+	c.Required(lex.Join(path, "joinLink"), x.JoinLink != nil)
+	c.Nested(lex.Join(path, "joinLink"), x.JoinLink)
+	return c.Err()
 }
 
 // GetJoinLink returns x.JoinLink, or its zero value if x is nil.

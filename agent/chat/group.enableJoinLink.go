@@ -75,6 +75,18 @@ func (x *GroupEnableJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.enableJoinLink#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupEnableJoinLinkInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupEnableJoinLinkInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupEnableJoinLinkInput) GetConvoID() string {
 	if x == nil {
@@ -147,6 +159,24 @@ func (x GroupEnableJoinLinkOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupEnableJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.enableJoinLink#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupEnableJoinLinkOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupEnableJoinLinkOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.enableJoinLink#output.schema"}
+	c.Required(lex.Join(path, "joinLink"), x.JoinLink != nil)
+	c.Nested(lex.Join(path, "joinLink"), x.JoinLink)
+	return c.Err()
 }
 
 // GetJoinLink returns x.JoinLink, or its zero value if x is nil.

@@ -100,6 +100,26 @@ func (x *GroupGetJoinLinkPreviewsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.getJoinLinkPreviews#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupGetJoinLinkPreviewsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupGetJoinLinkPreviewsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.getJoinLinkPreviews#output.schema"}
+	for v4, v5 := range x.JoinLinkPreviews {
+		c.Nested(lex.Index(lex.Join(path, "joinLinkPreviews"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetJoinLinkPreviews returns x.JoinLinkPreviews, or its zero value if x is nil.
 func (x *GroupGetJoinLinkPreviewsOutput) GetJoinLinkPreviews() []*GroupDefsJoinLinkPreviewView {
 	if x == nil {

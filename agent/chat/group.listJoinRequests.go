@@ -121,6 +121,26 @@ func (x *GroupListJoinRequestsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.listJoinRequests#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupListJoinRequestsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupListJoinRequestsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.listJoinRequests#output.schema"}
+	for v4, v5 := range x.Requests {
+		c.Nested(lex.Index(lex.Join(path, "requests"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *GroupListJoinRequestsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

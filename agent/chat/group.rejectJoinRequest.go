@@ -84,6 +84,24 @@ func (x *GroupRejectJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.rejectJoinRequest#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupRejectJoinRequestInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRejectJoinRequestInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.rejectJoinRequest#input.schema"}
+	c.String(lex.Join(path, "member"), x.Member, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupRejectJoinRequestInput) GetConvoID() string {
 	if x == nil {
@@ -153,6 +171,19 @@ func (x GroupRejectJoinRequestOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupRejectJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.group.rejectJoinRequest#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupRejectJoinRequestOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRejectJoinRequestOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

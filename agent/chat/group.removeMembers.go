@@ -93,6 +93,26 @@ func (x *GroupRemoveMembersInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.removeMembers#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupRemoveMembersInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRemoveMembersInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.removeMembers#input.schema"}
+	c.Len(lex.Join(path, "members"), len(x.Members), 1, 0)
+	for v3, v4 := range x.Members {
+		c.String(lex.Index(lex.Join(path, "members"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupRemoveMembersInput) GetConvoID() string {
 	if x == nil {
@@ -153,9 +173,9 @@ func (x *GroupRemoveMembersOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "convo":
 			if !d.Null() {
-				v3 := new(ConvoDefsConvoView)
-				v3.DecodeLex(d)
-				x.Convo = v3
+				v5 := new(ConvoDefsConvoView)
+				v5.DecodeLex(d)
+				x.Convo = v5
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -173,6 +193,24 @@ func (x GroupRemoveMembersOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupRemoveMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.removeMembers#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupRemoveMembersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRemoveMembersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.removeMembers#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
 }
 
 // GetConvo returns x.Convo, or its zero value if x is nil.

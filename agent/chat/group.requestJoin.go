@@ -75,6 +75,18 @@ func (x *GroupRequestJoinInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.group.requestJoin#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupRequestJoinInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRequestJoinInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetCode returns x.Code, or its zero value if x is nil.
 func (x *GroupRequestJoinInput) GetCode() string {
 	if x == nil {
@@ -167,6 +179,23 @@ func (x GroupRequestJoinOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupRequestJoinOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.group.requestJoin#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *GroupRequestJoinOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupRequestJoinOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.group.requestJoin#output.schema"}
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
 }
 
 // GetStatus returns x.Status, or its zero value if x is nil.

@@ -76,6 +76,19 @@ func (x *GroupUpdateJoinRequestsReadInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.updateJoinRequestsRead#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupUpdateJoinRequestsReadInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupUpdateJoinRequestsReadInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupUpdateJoinRequestsReadInput) GetConvoID() string {
 	if x == nil {
@@ -137,6 +150,19 @@ func (x GroupUpdateJoinRequestsReadOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupUpdateJoinRequestsReadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.group.updateJoinRequestsRead#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupUpdateJoinRequestsReadOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupUpdateJoinRequestsReadOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

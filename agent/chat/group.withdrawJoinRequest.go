@@ -76,6 +76,19 @@ func (x *GroupWithdrawJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.group.withdrawJoinRequest#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupWithdrawJoinRequestInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupWithdrawJoinRequestInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *GroupWithdrawJoinRequestInput) GetConvoID() string {
 	if x == nil {
@@ -137,6 +150,19 @@ func (x GroupWithdrawJoinRequestOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *GroupWithdrawJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.group.withdrawJoinRequest#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *GroupWithdrawJoinRequestOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GroupWithdrawJoinRequestOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

@@ -113,6 +113,23 @@ func (x *ModerationDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.moderation.defs#convoView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsConvoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsConvoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.defs#convoView"}
+	c.Nested(lex.Join(path, "kind"), x.Kind)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ModerationDefsConvoView) GetID() string {
 	if x == nil {
@@ -191,6 +208,18 @@ func (x ModerationDefsDirectConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsDirectConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.moderation.defs#directConvo
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsDirectConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsDirectConvo) ValidateLex(path string) error {
+	return nil
 }
 
 // ModerationDefsGroupConvo is the object chat.bsky.moderation.defs#groupConvo. [NOTE: This
@@ -311,6 +340,28 @@ func (x ModerationDefsGroupConvo) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsGroupConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of chat.bsky.moderation.defs#groupConvo
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsGroupConvo) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsGroupConvo) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.defs#groupConvo"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "joinLink"), x.JoinLink)
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 128,
+		MaxLength:    1280,
+	})
+	return c.Err()
 }
 
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.

@@ -116,6 +116,29 @@ func (x *ModerationGetActorMetadataOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.getActorMetadata#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetActorMetadataOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetActorMetadataOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.getActorMetadata#output.schema"}
+	c.Required(lex.Join(path, "day"), x.Day != nil)
+	c.Nested(lex.Join(path, "day"), x.Day)
+	c.Required(lex.Join(path, "month"), x.Month != nil)
+	c.Nested(lex.Join(path, "month"), x.Month)
+	c.Required(lex.Join(path, "all"), x.All != nil)
+	c.Nested(lex.Join(path, "all"), x.All)
+	return c.Err()
+}
+
 // GetDay returns x.Day, or its zero value if x is nil.
 func (x *ModerationGetActorMetadataOutput) GetDay() *ModerationGetActorMetadataMetadata {
 	if x == nil {
@@ -243,6 +266,19 @@ func (x ModerationGetActorMetadataMetadata) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationGetActorMetadataMetadata) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.getActorMetadata#metadata (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetActorMetadataMetadata) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetActorMetadataMetadata) ValidateLex(path string) error {
+	return nil
 }
 
 // GetMessagesSent returns x.MessagesSent, or its zero value if x is nil.

@@ -90,6 +90,24 @@ func (x *ModerationGetConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.moderation.getConvo#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetConvoOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetConvoOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.getConvo#output.schema"}
+	c.Required(lex.Join(path, "convo"), x.Convo != nil)
+	c.Nested(lex.Join(path, "convo"), x.Convo)
+	return c.Err()
+}
+
 // GetConvo returns x.Convo, or its zero value if x is nil.
 func (x *ModerationGetConvoOutput) GetConvo() *ModerationDefsConvoView {
 	if x == nil {

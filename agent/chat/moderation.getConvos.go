@@ -98,6 +98,25 @@ func (x *ModerationGetConvosOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of chat.bsky.moderation.getConvos#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetConvosOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetConvosOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.getConvos#output.schema"}
+	for v4, v5 := range x.Convos {
+		c.Nested(lex.Index(lex.Join(path, "convos"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetConvos returns x.Convos, or its zero value if x is nil.
 func (x *ModerationGetConvosOutput) GetConvos() []*ModerationDefsConvoView {
 	if x == nil {

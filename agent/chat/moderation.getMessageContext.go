@@ -152,6 +152,26 @@ func (x *ModerationGetMessageContextOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.getMessageContext#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetMessageContextOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetMessageContextOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.getMessageContext#output.schema"}
+	for v3, v4 := range x.Messages {
+		c.Nested(lex.Index(lex.Join(path, "messages"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetMessages returns x.Messages, or its zero value if x is nil.
 func (x *ModerationGetMessageContextOutput) GetMessages() []ModerationGetMessageContextOutput_Messages {
 	if x == nil {

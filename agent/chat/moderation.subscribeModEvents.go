@@ -250,6 +250,28 @@ func (x *ModerationSubscribeModEventsEventConvoFirstMessage) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventConvoFirstMessage) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventConvoFirstMessage) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	for v3, v4 := range x.Recipients {
+		c.String(lex.Index(lex.Join(path, "recipients"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	c.String(lex.Join(path, "user"), x.User, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetConvoID returns x.ConvoID, or its zero value if x is nil.
 func (x *ModerationSubscribeModEventsEventConvoFirstMessage) GetConvoID() string {
 	if x == nil {
@@ -354,8 +376,8 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) EncodeLex(e *lex.Enc
 	e.String(x.GroupName)
 	e.Field("initialMemberDids")
 	e.BeginArray()
-	for _, v3 := range x.InitialMemberDids {
-		e.String(v3)
+	for _, v5 := range x.InitialMemberDids {
+		e.String(v5)
 	}
 	e.EndArray()
 	e.Field("ownerDid")
@@ -403,13 +425,13 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) DecodeLex(d *lex.Dec
 			}
 		case "initialMemberDids":
 			if !d.Null() {
-				v4 := []string{}
+				v6 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v4 = append(v4, d.String())
+						v6 = append(v6, d.String())
 					}
 				}
-				x.InitialMemberDids = v4
+				x.InitialMemberDids = v6
 			}
 		case "ownerDid":
 			if !d.Null() {
@@ -435,6 +457,30 @@ func (x ModerationSubscribeModEventsEventGroupChatCreated) MarshalJSON() ([]byte
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventGroupChatCreated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatCreated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatCreated) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	for v7, v8 := range x.InitialMemberDids {
+		c.String(lex.Index(lex.Join(path, "initialMemberDids"), v7), v8, lex.StringRules{Format: "did"})
+	}
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
@@ -652,6 +698,28 @@ func (x ModerationSubscribeModEventsEventGroupChatMemberAdded) MarshalJSON() ([]
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "subjectDid"), x.SubjectDID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
@@ -878,6 +946,27 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) UnmarshalJSON(b
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
 func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) GetActorDID() string {
 	if x == nil {
@@ -1094,6 +1183,27 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) UnmarshalJSON(b 
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) GetActorDID() string {
 	if x == nil {
@@ -1302,6 +1412,28 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) Unmarsha
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "subjectDid"), x.SubjectDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) GetActorDID() string {
 	if x == nil {
@@ -1500,6 +1632,28 @@ func (x ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) MarshalJS
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "subjectDid"), x.SubjectDID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
@@ -1719,6 +1873,29 @@ func (x ModerationSubscribeModEventsEventChatAccepted) MarshalJSON() ([]byte, er
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventChatAccepted) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventChatAccepted (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventChatAccepted) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventChatAccepted) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventChatAccepted"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	if x.OwnerDID != nil {
+		c.String(lex.Join(path, "ownerDid"), *x.OwnerDID, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
@@ -1941,6 +2118,28 @@ func (x ModerationSubscribeModEventsEventGroupChatMemberLeft) MarshalJSON() ([]b
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "subjectDid"), x.SubjectDID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
@@ -2259,6 +2458,27 @@ func (x *ModerationSubscribeModEventsEventGroupChatUpdated) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventGroupChatUpdated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventGroupChatUpdated) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "convoCreatedAt"), x.ConvoCreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "ownerDid"), x.OwnerDID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.
 func (x *ModerationSubscribeModEventsEventGroupChatUpdated) GetActorDID() string {
 	if x == nil {
@@ -2465,6 +2685,25 @@ func (x ModerationSubscribeModEventsEventRateLimitExceeded) MarshalJSON() ([]byt
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationSubscribeModEventsEventRateLimitExceeded) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationSubscribeModEventsEventRateLimitExceeded) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationSubscribeModEventsEventRateLimitExceeded) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded"}
+	c.String(lex.Join(path, "actorDid"), x.ActorDID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetActorDID returns x.ActorDID, or its zero value if x is nil.

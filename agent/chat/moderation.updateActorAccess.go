@@ -93,6 +93,24 @@ func (x *ModerationUpdateActorAccessInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// chat.bsky.moderation.updateActorAccess#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationUpdateActorAccessInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationUpdateActorAccessInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "chat.bsky.moderation.updateActorAccess#input.schema"}
+	c.String(lex.Join(path, "actor"), x.Actor, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetActor returns x.Actor, or its zero value if x is nil.
 func (x *ModerationUpdateActorAccessInput) GetActor() string {
 	if x == nil {

@@ -131,6 +131,28 @@ func (x *Declaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of com.germnetwork.declaration (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *Declaration) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *Declaration) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.germnetwork.declaration"}
+	c.String(lex.Join(path, "version"), x.Version, lex.StringRules{
+		MaxLength: 14,
+		MinLength: 5,
+	})
+	c.Nested(lex.Join(path, "messageMe"), x.MessageMe)
+	c.Len(lex.Join(path, "continuityProofs"), len(x.ContinuityProofs), 0, 1000)
+	return c.Err()
+}
+
 // GetVersion returns x.Version, or its zero value if x is nil.
 func (x *Declaration) GetVersion() string {
 	if x == nil {
@@ -261,6 +283,31 @@ func (x DeclarationMessageMe) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *DeclarationMessageMe) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of com.germnetwork.declaration#messageMe
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *DeclarationMessageMe) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DeclarationMessageMe) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "com.germnetwork.declaration#messageMe"}
+	c.String(lex.Join(path, "messageMeUrl"), x.MessageMeURL, lex.StringRules{
+		Format:    "uri",
+		MaxLength: 2047,
+		MinLength: 1,
+	})
+	c.String(lex.Join(path, "showButtonTo"), string(x.ShowButtonTo), lex.StringRules{
+		MaxLength: 100,
+		MinLength: 1,
+	})
+	return c.Err()
 }
 
 // GetMessageMeURL returns x.MessageMeURL, or its zero value if x is nil.

@@ -112,6 +112,29 @@ func (x *CommunicationCreateTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.communication.createTemplate#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *CommunicationCreateTemplateInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *CommunicationCreateTemplateInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.communication.createTemplate#input.schema"}
+	if x.Lang != nil {
+		c.String(lex.Join(path, "lang"), *x.Lang, lex.StringRules{Format: "language"})
+	}
+	if x.CreatedBy != nil {
+		c.String(lex.Join(path, "createdBy"), *x.CreatedBy, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *CommunicationCreateTemplateInput) GetName() string {
 	if x == nil {

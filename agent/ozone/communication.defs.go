@@ -135,6 +135,28 @@ func (x *CommunicationDefsTemplateView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.communication.defs#templateView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *CommunicationDefsTemplateView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *CommunicationDefsTemplateView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.communication.defs#templateView"}
+	if x.Lang != nil {
+		c.String(lex.Join(path, "lang"), *x.Lang, lex.StringRules{Format: "language"})
+	}
+	c.String(lex.Join(path, "lastUpdatedBy"), x.LastUpdatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *CommunicationDefsTemplateView) GetID() string {
 	if x == nil {

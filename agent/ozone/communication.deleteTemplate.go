@@ -76,6 +76,19 @@ func (x *CommunicationDeleteTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.communication.deleteTemplate#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *CommunicationDeleteTemplateInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *CommunicationDeleteTemplateInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *CommunicationDeleteTemplateInput) GetID() string {
 	if x == nil {

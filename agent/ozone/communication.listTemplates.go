@@ -100,6 +100,26 @@ func (x *CommunicationListTemplatesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.communication.listTemplates#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *CommunicationListTemplatesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *CommunicationListTemplatesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.communication.listTemplates#output.schema"}
+	for v4, v5 := range x.CommunicationTemplates {
+		c.Nested(lex.Index(lex.Join(path, "communicationTemplates"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCommunicationTemplates returns x.CommunicationTemplates, or its zero value if x is nil.
 func (x *CommunicationListTemplatesOutput) GetCommunicationTemplates() []*CommunicationDefsTemplateView {
 	if x == nil {

@@ -135,6 +135,29 @@ func (x *CommunicationUpdateTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.communication.updateTemplate#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *CommunicationUpdateTemplateInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *CommunicationUpdateTemplateInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.communication.updateTemplate#input.schema"}
+	if x.Lang != nil {
+		c.String(lex.Join(path, "lang"), *x.Lang, lex.StringRules{Format: "language"})
+	}
+	if x.UpdatedBy != nil {
+		c.String(lex.Join(path, "updatedBy"), *x.UpdatedBy, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *CommunicationUpdateTemplateInput) GetID() string {
 	if x == nil {

@@ -143,6 +143,26 @@ func (x *HostingGetAccountHistoryOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.hosting.getAccountHistory#output.schema"}
+	for v4, v5 := range x.Events {
+		c.Nested(lex.Index(lex.Join(path, "events"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *HostingGetAccountHistoryOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -306,6 +326,25 @@ func (x *HostingGetAccountHistoryEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.hosting.getAccountHistory#event
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.hosting.getAccountHistory#event"}
+	c.Required(lex.Join(path, "details"), x.Details != nil)
+	c.Nested(lex.Join(path, "details"), x.Details)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetDetails returns x.Details, or its zero value if x is nil.
 func (x *HostingGetAccountHistoryEvent) GetDetails() HostingGetAccountHistoryEvent_Details {
 	if x == nil {
@@ -404,6 +443,26 @@ func (x *HostingGetAccountHistoryAccountCreated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#accountCreated (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryAccountCreated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryAccountCreated) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.hosting.getAccountHistory#accountCreated"}
+	if x.Handle != nil {
+		c.String(lex.Join(path, "handle"), *x.Handle, lex.StringRules{Format: "handle"})
+	}
+	return c.Err()
+}
+
 // GetEmail returns x.Email, or its zero value if x or x.Email is nil.
 func (x *HostingGetAccountHistoryAccountCreated) GetEmail() string {
 	if x != nil && x.Email != nil {
@@ -483,6 +542,19 @@ func (x *HostingGetAccountHistoryEmailUpdated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#emailUpdated (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryEmailUpdated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryEmailUpdated) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *HostingGetAccountHistoryEmailUpdated) GetEmail() string {
 	if x == nil {
@@ -554,6 +626,19 @@ func (x *HostingGetAccountHistoryEmailConfirmed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#emailConfirmed (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryEmailConfirmed) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryEmailConfirmed) ValidateLex(path string) error {
+	return nil
+}
+
 // GetEmail returns x.Email, or its zero value if x is nil.
 func (x *HostingGetAccountHistoryEmailConfirmed) GetEmail() string {
 	if x == nil {
@@ -617,6 +702,19 @@ func (x *HostingGetAccountHistoryPasswordUpdated) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#passwordUpdated (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryPasswordUpdated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryPasswordUpdated) ValidateLex(path string) error {
+	return nil
+}
+
 // HostingGetAccountHistoryHandleUpdated is the object
 // tools.ozone.hosting.getAccountHistory#handleUpdated.
 type HostingGetAccountHistoryHandleUpdated struct {
@@ -678,6 +776,24 @@ func (x HostingGetAccountHistoryHandleUpdated) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *HostingGetAccountHistoryHandleUpdated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.hosting.getAccountHistory#handleUpdated (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *HostingGetAccountHistoryHandleUpdated) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *HostingGetAccountHistoryHandleUpdated) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.hosting.getAccountHistory#handleUpdated"}
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	return c.Err()
 }
 
 // GetHandle returns x.Handle, or its zero value if x is nil.

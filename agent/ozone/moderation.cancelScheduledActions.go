@@ -96,6 +96,27 @@ func (x *ModerationCancelScheduledActionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.cancelScheduledActions#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCancelScheduledActionsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCancelScheduledActionsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.cancelScheduledActions#input.schema"}
+	c.Len(lex.Join(path, "subjects"), len(x.Subjects), 0, 100)
+	for v3, v4 := range x.Subjects {
+		c.String(lex.Index(lex.Join(path, "subjects"), v3), v4, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetSubjects returns x.Subjects, or its zero value if x is nil.
 func (x *ModerationCancelScheduledActionsInput) GetSubjects() []string {
 	if x == nil {
@@ -165,14 +186,14 @@ func (x *ModerationCancelScheduledActionsCancellationResults) EncodeLex(e *lex.E
 	x.Extra.EncodeType(e, "tools.ozone.moderation.cancelScheduledActions#cancellationResults", typed)
 	e.Field("succeeded")
 	e.BeginArray()
-	for _, v3 := range x.Succeeded {
-		e.String(v3)
+	for _, v5 := range x.Succeeded {
+		e.String(v5)
 	}
 	e.EndArray()
 	e.Field("failed")
 	e.BeginArray()
-	for _, v4 := range x.Failed {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.Failed {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -192,25 +213,25 @@ func (x *ModerationCancelScheduledActionsCancellationResults) DecodeLex(d *lex.D
 			x.Extra.SetType(d.String())
 		case "succeeded":
 			if !d.Null() {
-				v5 := []string{}
+				v7 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 = append(v5, d.String())
+						v7 = append(v7, d.String())
 					}
 				}
-				x.Succeeded = v5
+				x.Succeeded = v7
 			}
 		case "failed":
 			if !d.Null() {
-				v6 := []*ModerationCancelScheduledActionsFailedCancellation{}
+				v8 := []*ModerationCancelScheduledActionsFailedCancellation{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(ModerationCancelScheduledActionsFailedCancellation)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(ModerationCancelScheduledActionsFailedCancellation)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.Failed = v6
+				x.Failed = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -228,6 +249,29 @@ func (x ModerationCancelScheduledActionsCancellationResults) MarshalJSON() ([]by
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationCancelScheduledActionsCancellationResults) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.cancelScheduledActions#cancellationResults (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCancelScheduledActionsCancellationResults) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCancelScheduledActionsCancellationResults) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.cancelScheduledActions#cancellationResults"}
+	for v10, v11 := range x.Succeeded {
+		c.String(lex.Index(lex.Join(path, "succeeded"), v10), v11, lex.StringRules{Format: "did"})
+	}
+	for v12, v13 := range x.Failed {
+		c.Nested(lex.Index(lex.Join(path, "failed"), v12), v13)
+	}
+	return c.Err()
 }
 
 // GetSucceeded returns x.Succeeded, or its zero value if x is nil.
@@ -324,6 +368,24 @@ func (x ModerationCancelScheduledActionsFailedCancellation) MarshalJSON() ([]byt
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationCancelScheduledActionsFailedCancellation) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.cancelScheduledActions#failedCancellation (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationCancelScheduledActionsFailedCancellation) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationCancelScheduledActionsFailedCancellation) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.cancelScheduledActions#failedCancellation"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.

@@ -262,6 +262,29 @@ func (x *ModerationDefsModEventView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventView"}
+	c.Required(lex.Join(path, "event"), x.Event != nil)
+	c.Nested(lex.Join(path, "event"), x.Event)
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "modTool"), x.ModTool)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ModerationDefsModEventView) GetID() int64 {
 	if x == nil {
@@ -490,8 +513,8 @@ func (x *ModerationDefsModEventViewDetail) EncodeLex(e *lex.Encoder, typed bool)
 	}
 	e.Field("subjectBlobs")
 	e.BeginArray()
-	for _, v4 := range x.SubjectBlobs {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.SubjectBlobs {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	e.Field("createdBy")
@@ -531,15 +554,15 @@ func (x *ModerationDefsModEventViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "subjectBlobs":
 			if !d.Null() {
-				v5 := []*ModerationDefsBlobView{}
+				v7 := []*ModerationDefsBlobView{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 := new(ModerationDefsBlobView)
-						v6.DecodeLex(d)
-						v5 = append(v5, v6)
+						v8 := new(ModerationDefsBlobView)
+						v8.DecodeLex(d)
+						v7 = append(v7, v8)
 					}
 				}
-				x.SubjectBlobs = v5
+				x.SubjectBlobs = v7
 			}
 		case "createdBy":
 			if !d.Null() {
@@ -551,9 +574,9 @@ func (x *ModerationDefsModEventViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "modTool":
 			if !d.Null() {
-				v7 := new(ModerationDefsModTool)
-				v7.DecodeLex(d)
-				x.ModTool = v7
+				v9 := new(ModerationDefsModTool)
+				v9.DecodeLex(d)
+				x.ModTool = v9
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -571,6 +594,33 @@ func (x ModerationDefsModEventViewDetail) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventViewDetail (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventViewDetail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventViewDetail) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventViewDetail"}
+	c.Required(lex.Join(path, "event"), x.Event != nil)
+	c.Nested(lex.Join(path, "event"), x.Event)
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	for v10, v11 := range x.SubjectBlobs {
+		c.Nested(lex.Index(lex.Join(path, "subjectBlobs"), v10), v11)
+	}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "modTool"), x.ModTool)
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -795,8 +845,8 @@ func (x *ModerationDefsSubjectStatusView) EncodeLex(e *lex.Encoder, typed bool) 
 	if x.SubjectBlobCids != nil {
 		e.Field("subjectBlobCids")
 		e.BeginArray()
-		for _, v8 := range x.SubjectBlobCids {
-			e.String(v8)
+		for _, v12 := range x.SubjectBlobCids {
+			e.String(v12)
 		}
 		e.EndArray()
 	}
@@ -857,8 +907,8 @@ func (x *ModerationDefsSubjectStatusView) EncodeLex(e *lex.Encoder, typed bool) 
 	if x.Tags != nil {
 		e.Field("tags")
 		e.BeginArray()
-		for _, v9 := range x.Tags {
-			e.String(v9)
+		for _, v13 := range x.Tags {
+			e.String(v13)
 		}
 		e.EndArray()
 	}
@@ -911,13 +961,13 @@ func (x *ModerationDefsSubjectStatusView) DecodeLex(d *lex.Decoder) {
 			}
 		case "subjectBlobCids":
 			if !d.Null() {
-				v10 := []string{}
+				v14 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v10 = append(v10, d.String())
+						v14 = append(v14, d.String())
 					}
 				}
-				x.SubjectBlobCids = v10
+				x.SubjectBlobCids = v14
 			}
 		case "subjectRepoHandle":
 			if !d.Null() {
@@ -981,31 +1031,31 @@ func (x *ModerationDefsSubjectStatusView) DecodeLex(d *lex.Decoder) {
 			}
 		case "tags":
 			if !d.Null() {
-				v11 := []string{}
+				v15 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v11 = append(v11, d.String())
+						v15 = append(v15, d.String())
 					}
 				}
-				x.Tags = v11
+				x.Tags = v15
 			}
 		case "accountStats":
 			if !d.Null() {
-				v12 := new(ModerationDefsAccountStats)
-				v12.DecodeLex(d)
-				x.AccountStats = v12
+				v16 := new(ModerationDefsAccountStats)
+				v16.DecodeLex(d)
+				x.AccountStats = v16
 			}
 		case "recordsStats":
 			if !d.Null() {
-				v13 := new(ModerationDefsRecordsStats)
-				v13.DecodeLex(d)
-				x.RecordsStats = v13
+				v17 := new(ModerationDefsRecordsStats)
+				v17.DecodeLex(d)
+				x.RecordsStats = v17
 			}
 		case "accountStrike":
 			if !d.Null() {
-				v14 := new(ModerationDefsAccountStrike)
-				v14.DecodeLex(d)
-				x.AccountStrike = v14
+				v18 := new(ModerationDefsAccountStrike)
+				v18.DecodeLex(d)
+				x.AccountStrike = v18
 			}
 		case "ageAssuranceState":
 			if !d.Null() {
@@ -1031,6 +1081,62 @@ func (x ModerationDefsSubjectStatusView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsSubjectStatusView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#subjectStatusView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsSubjectStatusView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsSubjectStatusView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#subjectStatusView"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.Nested(lex.Join(path, "hosting"), x.Hosting)
+	for v19, v20 := range x.SubjectBlobCids {
+		c.String(lex.Index(lex.Join(path, "subjectBlobCids"), v19), v20, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	if x.PriorityScore != nil {
+		c.Int(lex.Join(path, "priorityScore"), *x.PriorityScore, lex.IntRules{
+			HasMax: true,
+			HasMin: true,
+			Max:    int64(100),
+			Min:    int64(0),
+		})
+	}
+	if x.MuteUntil != nil {
+		c.String(lex.Join(path, "muteUntil"), *x.MuteUntil, lex.StringRules{Format: "datetime"})
+	}
+	if x.MuteReportingUntil != nil {
+		c.String(lex.Join(path, "muteReportingUntil"), *x.MuteReportingUntil, lex.StringRules{Format: "datetime"})
+	}
+	if x.LastReviewedBy != nil {
+		c.String(lex.Join(path, "lastReviewedBy"), *x.LastReviewedBy, lex.StringRules{Format: "did"})
+	}
+	if x.LastReviewedAt != nil {
+		c.String(lex.Join(path, "lastReviewedAt"), *x.LastReviewedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.LastReportedAt != nil {
+		c.String(lex.Join(path, "lastReportedAt"), *x.LastReportedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.LastAppealedAt != nil {
+		c.String(lex.Join(path, "lastAppealedAt"), *x.LastAppealedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.SuspendUntil != nil {
+		c.String(lex.Join(path, "suspendUntil"), *x.SuspendUntil, lex.StringRules{Format: "datetime"})
+	}
+	c.Nested(lex.Join(path, "accountStats"), x.AccountStats)
+	c.Nested(lex.Join(path, "recordsStats"), x.RecordsStats)
+	c.Nested(lex.Join(path, "accountStrike"), x.AccountStrike)
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -1326,15 +1432,15 @@ func (x *ModerationDefsSubjectView) DecodeLex(d *lex.Decoder) {
 			}
 		case "status":
 			if !d.Null() {
-				v15 := new(ModerationDefsSubjectStatusView)
-				v15.DecodeLex(d)
-				x.Status = v15
+				v23 := new(ModerationDefsSubjectStatusView)
+				v23.DecodeLex(d)
+				x.Status = v23
 			}
 		case "repo":
 			if !d.Null() {
-				v16 := new(ModerationDefsRepoViewDetail)
-				v16.DecodeLex(d)
-				x.Repo = v16
+				v24 := new(ModerationDefsRepoViewDetail)
+				v24.DecodeLex(d)
+				x.Repo = v24
 			}
 		case "profile":
 			if !d.Null() {
@@ -1342,9 +1448,9 @@ func (x *ModerationDefsSubjectView) DecodeLex(d *lex.Decoder) {
 			}
 		case "record":
 			if !d.Null() {
-				v17 := new(ModerationDefsRecordViewDetail)
-				v17.DecodeLex(d)
-				x.Record = v17
+				v25 := new(ModerationDefsRecordViewDetail)
+				v25.DecodeLex(d)
+				x.Record = v25
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -1362,6 +1468,26 @@ func (x ModerationDefsSubjectView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsSubjectView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#subjectView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsSubjectView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsSubjectView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#subjectView"}
+	c.Nested(lex.Join(path, "status"), x.Status)
+	c.Nested(lex.Join(path, "repo"), x.Repo)
+	c.Nested(lex.Join(path, "profile"), x.Profile)
+	c.Nested(lex.Join(path, "record"), x.Record)
+	return c.Err()
 }
 
 // GetType returns x.Type, or its zero value if x is nil.
@@ -1515,6 +1641,18 @@ func (x ModerationDefsAccountStats) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsAccountStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#accountStats
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAccountStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAccountStats) ValidateLex(path string) error {
+	return nil
 }
 
 // GetReportCount returns x.ReportCount, or its zero value if x or x.ReportCount is nil.
@@ -1692,6 +1830,18 @@ func (x *ModerationDefsRecordsStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#recordsStats
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordsStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordsStats) ValidateLex(path string) error {
+	return nil
+}
+
 // GetTotalReports returns x.TotalReports, or its zero value if x or x.TotalReports is nil.
 func (x *ModerationDefsRecordsStats) GetTotalReports() int64 {
 	if x != nil && x.TotalReports != nil {
@@ -1851,6 +2001,28 @@ func (x *ModerationDefsAccountStrike) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#accountStrike
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAccountStrike) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAccountStrike) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#accountStrike"}
+	if x.FirstStrikeAt != nil {
+		c.String(lex.Join(path, "firstStrikeAt"), *x.FirstStrikeAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.LastStrikeAt != nil {
+		c.String(lex.Join(path, "lastStrikeAt"), *x.LastStrikeAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetActiveStrikeCount returns x.ActiveStrikeCount, or its zero value if x or x.ActiveStrikeCount is nil.
 func (x *ModerationDefsAccountStrike) GetActiveStrikeCount() int64 {
 	if x != nil && x.ActiveStrikeCount != nil {
@@ -1986,8 +2158,8 @@ func (x *ModerationDefsModEventTakedown) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Policies != nil {
 		e.Field("policies")
 		e.BeginArray()
-		for _, v18 := range x.Policies {
-			e.String(v18)
+		for _, v26 := range x.Policies {
+			e.String(v26)
 		}
 		e.EndArray()
 	}
@@ -1998,8 +2170,8 @@ func (x *ModerationDefsModEventTakedown) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.TargetServices != nil {
 		e.Field("targetServices")
 		e.BeginArray()
-		for _, v19 := range x.TargetServices {
-			e.String(string(v19))
+		for _, v27 := range x.TargetServices {
+			e.String(string(v27))
 		}
 		e.EndArray()
 	}
@@ -2040,13 +2212,13 @@ func (x *ModerationDefsModEventTakedown) DecodeLex(d *lex.Decoder) {
 			}
 		case "policies":
 			if !d.Null() {
-				v20 := []string{}
+				v28 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v20 = append(v20, d.String())
+						v28 = append(v28, d.String())
 					}
 				}
-				x.Policies = v20
+				x.Policies = v28
 			}
 		case "severityLevel":
 			if !d.Null() {
@@ -2054,13 +2226,13 @@ func (x *ModerationDefsModEventTakedown) DecodeLex(d *lex.Decoder) {
 			}
 		case "targetServices":
 			if !d.Null() {
-				v21 := []ModerationDefsModEventTakedown_TargetServices{}
+				v29 := []ModerationDefsModEventTakedown_TargetServices{}
 				if d.BeginArray() {
 					for d.More() {
-						v21 = append(v21, ModerationDefsModEventTakedown_TargetServices(d.String()))
+						v29 = append(v29, ModerationDefsModEventTakedown_TargetServices(d.String()))
 					}
 				}
-				x.TargetServices = v21
+				x.TargetServices = v29
 			}
 		case "strikeCount":
 			if !d.Null() {
@@ -2086,6 +2258,26 @@ func (x ModerationDefsModEventTakedown) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventTakedown
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventTakedown) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventTakedown) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventTakedown"}
+	c.Len(lex.Join(path, "policies"), len(x.Policies), 0, 5)
+	if x.StrikeExpiresAt != nil {
+		c.String(lex.Join(path, "strikeExpiresAt"), *x.StrikeExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -2191,8 +2383,8 @@ func (x *ModerationDefsModEventReverseTakedown) EncodeLex(e *lex.Encoder, typed 
 	if x.Policies != nil {
 		e.Field("policies")
 		e.BeginArray()
-		for _, v22 := range x.Policies {
-			e.String(v22)
+		for _, v34 := range x.Policies {
+			e.String(v34)
 		}
 		e.EndArray()
 	}
@@ -2225,13 +2417,13 @@ func (x *ModerationDefsModEventReverseTakedown) DecodeLex(d *lex.Decoder) {
 			}
 		case "policies":
 			if !d.Null() {
-				v23 := []string{}
+				v35 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v23 = append(v23, d.String())
+						v35 = append(v35, d.String())
 					}
 				}
-				x.Policies = v23
+				x.Policies = v35
 			}
 		case "severityLevel":
 			if !d.Null() {
@@ -2257,6 +2449,24 @@ func (x ModerationDefsModEventReverseTakedown) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventReverseTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventReverseTakedown (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventReverseTakedown) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventReverseTakedown) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventReverseTakedown"}
+	c.Len(lex.Join(path, "policies"), len(x.Policies), 0, 5)
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -2356,6 +2566,19 @@ func (x *ModerationDefsModEventResolveAppeal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventResolveAppeal (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventResolveAppeal) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventResolveAppeal) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventResolveAppeal) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -2436,6 +2659,18 @@ func (x ModerationDefsModEventComment) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventComment) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventComment
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventComment) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventComment) ValidateLex(path string) error {
+	return nil
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -2537,6 +2772,18 @@ func (x *ModerationDefsModEventReport) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventReport
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventReport) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventReport) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventReport) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -2597,14 +2844,14 @@ func (x *ModerationDefsModEventLabel) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createLabelVals")
 	e.BeginArray()
-	for _, v24 := range x.CreateLabelVals {
-		e.String(v24)
+	for _, v38 := range x.CreateLabelVals {
+		e.String(v38)
 	}
 	e.EndArray()
 	e.Field("negateLabelVals")
 	e.BeginArray()
-	for _, v25 := range x.NegateLabelVals {
-		e.String(v25)
+	for _, v39 := range x.NegateLabelVals {
+		e.String(v39)
 	}
 	e.EndArray()
 	if x.DurationInHours != nil {
@@ -2632,23 +2879,23 @@ func (x *ModerationDefsModEventLabel) DecodeLex(d *lex.Decoder) {
 			}
 		case "createLabelVals":
 			if !d.Null() {
-				v26 := []string{}
+				v40 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v26 = append(v26, d.String())
+						v40 = append(v40, d.String())
 					}
 				}
-				x.CreateLabelVals = v26
+				x.CreateLabelVals = v40
 			}
 		case "negateLabelVals":
 			if !d.Null() {
-				v27 := []string{}
+				v41 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v27 = append(v27, d.String())
+						v41 = append(v41, d.String())
 					}
 				}
-				x.NegateLabelVals = v27
+				x.NegateLabelVals = v41
 			}
 		case "durationInHours":
 			if !d.Null() {
@@ -2670,6 +2917,18 @@ func (x ModerationDefsModEventLabel) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventLabel
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventLabel) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventLabel) ValidateLex(path string) error {
+	return nil
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -2775,6 +3034,29 @@ func (x ModerationDefsModEventPriorityScore) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventPriorityScore) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventPriorityScore (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventPriorityScore) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventPriorityScore) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventPriorityScore"}
+	c.Int(lex.Join(path, "score"), x.Score, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(100),
+		Min:    int64(0),
+	})
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -2958,6 +3240,23 @@ func (x *ModerationDefsAgeAssuranceEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#ageAssuranceEvent
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAgeAssuranceEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAgeAssuranceEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#ageAssuranceEvent"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.
 func (x *ModerationDefsAgeAssuranceEvent) GetCreatedAt() string {
 	if x == nil {
@@ -3136,6 +3435,24 @@ func (x *ModerationDefsAgeAssuranceOverrideEvent) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#ageAssuranceOverrideEvent (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAgeAssuranceOverrideEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAgeAssuranceOverrideEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#ageAssuranceOverrideEvent"}
+	c.String(lex.Join(path, "comment"), x.Comment, lex.StringRules{MinLength: 1})
+	return c.Err()
+}
+
 // GetStatus returns x.Status, or its zero value if x is nil.
 func (x *ModerationDefsAgeAssuranceOverrideEvent) GetStatus() ModerationDefsAgeAssuranceOverrideEvent_Status {
 	if x == nil {
@@ -3224,6 +3541,24 @@ func (x *ModerationDefsAgeAssurancePurgeEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#ageAssurancePurgeEvent (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAgeAssurancePurgeEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAgeAssurancePurgeEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#ageAssurancePurgeEvent"}
+	c.String(lex.Join(path, "comment"), x.Comment, lex.StringRules{MinLength: 1})
+	return c.Err()
+}
+
 // GetComment returns x.Comment, or its zero value if x is nil.
 func (x *ModerationDefsAgeAssurancePurgeEvent) GetComment() string {
 	if x == nil {
@@ -3294,6 +3629,24 @@ func (x ModerationDefsRevokeAccountCredentialsEvent) MarshalJSON() ([]byte, erro
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRevokeAccountCredentialsEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#revokeAccountCredentialsEvent (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRevokeAccountCredentialsEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRevokeAccountCredentialsEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#revokeAccountCredentialsEvent"}
+	c.String(lex.Join(path, "comment"), x.Comment, lex.StringRules{MinLength: 1})
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x is nil.
@@ -3379,6 +3732,19 @@ func (x *ModerationDefsModEventAcknowledge) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventAcknowledge (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventAcknowledge) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventAcknowledge) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventAcknowledge) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -3456,6 +3822,18 @@ func (x ModerationDefsModEventEscalate) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventEscalate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventEscalate
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventEscalate) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventEscalate) ValidateLex(path string) error {
+	return nil
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -3538,6 +3916,18 @@ func (x *ModerationDefsModEventMute) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventMute
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventMute) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventMute) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventMute) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -3617,6 +4007,18 @@ func (x ModerationDefsModEventUnmute) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventUnmute) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventUnmute
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventUnmute) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventUnmute) ValidateLex(path string) error {
+	return nil
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -3702,6 +4104,19 @@ func (x *ModerationDefsModEventMuteReporter) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventMuteReporter (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventMuteReporter) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventMuteReporter) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventMuteReporter) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -3784,6 +4199,19 @@ func (x *ModerationDefsModEventUnmuteReporter) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#modEventUnmuteReporter (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventUnmuteReporter) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventUnmuteReporter) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventUnmuteReporter) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -3845,8 +4273,8 @@ func (x *ModerationDefsModEventEmail) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Policies != nil {
 		e.Field("policies")
 		e.BeginArray()
-		for _, v28 := range x.Policies {
-			e.String(v28)
+		for _, v46 := range x.Policies {
+			e.String(v46)
 		}
 		e.EndArray()
 	}
@@ -3895,13 +4323,13 @@ func (x *ModerationDefsModEventEmail) DecodeLex(d *lex.Decoder) {
 			}
 		case "policies":
 			if !d.Null() {
-				v29 := []string{}
+				v47 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v29 = append(v29, d.String())
+						v47 = append(v47, d.String())
 					}
 				}
-				x.Policies = v29
+				x.Policies = v47
 			}
 		case "severityLevel":
 			if !d.Null() {
@@ -3935,6 +4363,26 @@ func (x ModerationDefsModEventEmail) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventEmail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventEmail
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventEmail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventEmail) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modEventEmail"}
+	c.Len(lex.Join(path, "policies"), len(x.Policies), 0, 5)
+	if x.StrikeExpiresAt != nil {
+		c.String(lex.Join(path, "strikeExpiresAt"), *x.StrikeExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetSubjectLine returns x.SubjectLine, or its zero value if x is nil.
@@ -4065,6 +4513,18 @@ func (x *ModerationDefsModEventDivert) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventDivert
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventDivert) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventDivert) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsModEventDivert) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -4107,14 +4567,14 @@ func (x *ModerationDefsModEventTag) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "tools.ozone.moderation.defs#modEventTag", typed)
 	e.Field("add")
 	e.BeginArray()
-	for _, v30 := range x.Add {
-		e.String(v30)
+	for _, v50 := range x.Add {
+		e.String(v50)
 	}
 	e.EndArray()
 	e.Field("remove")
 	e.BeginArray()
-	for _, v31 := range x.Remove {
-		e.String(v31)
+	for _, v51 := range x.Remove {
+		e.String(v51)
 	}
 	e.EndArray()
 	if x.Comment != nil {
@@ -4142,23 +4602,23 @@ func (x *ModerationDefsModEventTag) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "add":
 			if !d.Null() {
-				v32 := []string{}
+				v52 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v32 = append(v32, d.String())
+						v52 = append(v52, d.String())
 					}
 				}
-				x.Add = v32
+				x.Add = v52
 			}
 		case "remove":
 			if !d.Null() {
-				v33 := []string{}
+				v53 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v33 = append(v33, d.String())
+						v53 = append(v53, d.String())
 					}
 				}
-				x.Remove = v33
+				x.Remove = v53
 			}
 		case "comment":
 			if !d.Null() {
@@ -4184,6 +4644,18 @@ func (x ModerationDefsModEventTag) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModEventTag) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventTag
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModEventTag) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModEventTag) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAdd returns x.Add, or its zero value if x is nil.
@@ -4329,6 +4801,23 @@ func (x *ModerationDefsAccountEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#accountEvent
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAccountEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAccountEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#accountEvent"}
+	c.String(lex.Join(path, "timestamp"), x.Timestamp, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsAccountEvent) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -4461,6 +4950,29 @@ func (x ModerationDefsIdentityEvent) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsIdentityEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#identityEvent
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsIdentityEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsIdentityEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#identityEvent"}
+	if x.Handle != nil {
+		c.String(lex.Join(path, "handle"), *x.Handle, lex.StringRules{Format: "handle"})
+	}
+	if x.PDSHost != nil {
+		c.String(lex.Join(path, "pdsHost"), *x.PDSHost, lex.StringRules{Format: "uri"})
+	}
+	c.String(lex.Join(path, "timestamp"), x.Timestamp, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -4608,6 +5120,26 @@ func (x *ModerationDefsRecordEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#recordEvent
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#recordEvent"}
+	if x.CID != nil {
+		c.String(lex.Join(path, "cid"), *x.CID, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "timestamp"), x.Timestamp, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsRecordEvent) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -4735,6 +5267,32 @@ func (x *ModerationDefsScheduleTakedownEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#scheduleTakedownEvent (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsScheduleTakedownEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsScheduleTakedownEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#scheduleTakedownEvent"}
+	if x.ExecuteAt != nil {
+		c.String(lex.Join(path, "executeAt"), *x.ExecuteAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteAfter != nil {
+		c.String(lex.Join(path, "executeAfter"), *x.ExecuteAfter, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteUntil != nil {
+		c.String(lex.Join(path, "executeUntil"), *x.ExecuteUntil, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsScheduleTakedownEvent) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -4832,6 +5390,19 @@ func (x *ModerationDefsCancelScheduledTakedownEvent) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#cancelScheduledTakedownEvent (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsCancelScheduledTakedownEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsCancelScheduledTakedownEvent) ValidateLex(path string) error {
+	return nil
+}
+
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
 func (x *ModerationDefsCancelScheduledTakedownEvent) GetComment() string {
 	if x != nil && x.Comment != nil {
@@ -4888,8 +5459,8 @@ func (x *ModerationDefsRepoView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedRecords")
 	e.BeginArray()
-	for _, v34 := range x.RelatedRecords {
-		lex.EncodeObject(e, v34)
+	for _, v58 := range x.RelatedRecords {
+		lex.EncodeObject(e, v58)
 	}
 	e.EndArray()
 	e.Field("indexedAt")
@@ -4917,8 +5488,8 @@ func (x *ModerationDefsRepoView) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.ThreatSignatures != nil {
 		e.Field("threatSignatures")
 		e.BeginArray()
-		for _, v35 := range x.ThreatSignatures {
-			v35.EncodeLex(e, false)
+		for _, v59 := range x.ThreatSignatures {
+			v59.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -4951,13 +5522,13 @@ func (x *ModerationDefsRepoView) DecodeLex(d *lex.Decoder) {
 			}
 		case "relatedRecords":
 			if !d.Null() {
-				v36 := []lex.Object{}
+				v60 := []lex.Object{}
 				if d.BeginArray() {
 					for d.More() {
-						v36 = append(v36, lex.DecodeAny(d))
+						v60 = append(v60, lex.DecodeAny(d))
 					}
 				}
-				x.RelatedRecords = v36
+				x.RelatedRecords = v60
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -4965,15 +5536,15 @@ func (x *ModerationDefsRepoView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderation":
 			if !d.Null() {
-				v37 := new(ModerationDefsModeration)
-				v37.DecodeLex(d)
-				x.Moderation = v37
+				v61 := new(ModerationDefsModeration)
+				v61.DecodeLex(d)
+				x.Moderation = v61
 			}
 		case "invitedBy":
 			if !d.Null() {
-				v38 := new(atproto.ServerDefsInviteCode)
-				v38.DecodeLex(d)
-				x.InvitedBy = v38
+				v62 := new(atproto.ServerDefsInviteCode)
+				v62.DecodeLex(d)
+				x.InvitedBy = v62
 			}
 		case "invitesDisabled":
 			if !d.Null() {
@@ -4989,15 +5560,15 @@ func (x *ModerationDefsRepoView) DecodeLex(d *lex.Decoder) {
 			}
 		case "threatSignatures":
 			if !d.Null() {
-				v39 := []*atproto.AdminDefsThreatSignature{}
+				v63 := []*atproto.AdminDefsThreatSignature{}
 				if d.BeginArray() {
 					for d.More() {
-						v40 := new(atproto.AdminDefsThreatSignature)
-						v40.DecodeLex(d)
-						v39 = append(v39, v40)
+						v64 := new(atproto.AdminDefsThreatSignature)
+						v64.DecodeLex(d)
+						v63 = append(v63, v64)
 					}
 				}
-				x.ThreatSignatures = v39
+				x.ThreatSignatures = v63
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5015,6 +5586,37 @@ func (x ModerationDefsRepoView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRepoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#repoView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRepoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRepoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#repoView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	for v65, v66 := range x.RelatedRecords {
+		c.Nested(lex.Index(lex.Join(path, "relatedRecords"), v65), v66)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "moderation"), x.Moderation != nil)
+	c.Nested(lex.Join(path, "moderation"), x.Moderation)
+	c.Nested(lex.Join(path, "invitedBy"), x.InvitedBy)
+	if x.DeactivatedAt != nil {
+		c.String(lex.Join(path, "deactivatedAt"), *x.DeactivatedAt, lex.StringRules{Format: "datetime"})
+	}
+	for v67, v68 := range x.ThreatSignatures {
+		c.Nested(lex.Index(lex.Join(path, "threatSignatures"), v67), v68)
+	}
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -5157,8 +5759,8 @@ func (x *ModerationDefsRepoViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("relatedRecords")
 	e.BeginArray()
-	for _, v41 := range x.RelatedRecords {
-		lex.EncodeObject(e, v41)
+	for _, v69 := range x.RelatedRecords {
+		lex.EncodeObject(e, v69)
 	}
 	e.EndArray()
 	e.Field("indexedAt")
@@ -5170,8 +5772,8 @@ func (x *ModerationDefsRepoViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v42 := range x.Labels {
-			v42.EncodeLex(e, false)
+		for _, v70 := range x.Labels {
+			v70.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -5182,8 +5784,8 @@ func (x *ModerationDefsRepoViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.Invites != nil {
 		e.Field("invites")
 		e.BeginArray()
-		for _, v43 := range x.Invites {
-			v43.EncodeLex(e, false)
+		for _, v71 := range x.Invites {
+			v71.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -5206,8 +5808,8 @@ func (x *ModerationDefsRepoViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	if x.ThreatSignatures != nil {
 		e.Field("threatSignatures")
 		e.BeginArray()
-		for _, v44 := range x.ThreatSignatures {
-			v44.EncodeLex(e, false)
+		for _, v72 := range x.ThreatSignatures {
+			v72.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -5240,13 +5842,13 @@ func (x *ModerationDefsRepoViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "relatedRecords":
 			if !d.Null() {
-				v45 := []lex.Object{}
+				v73 := []lex.Object{}
 				if d.BeginArray() {
 					for d.More() {
-						v45 = append(v45, lex.DecodeAny(d))
+						v73 = append(v73, lex.DecodeAny(d))
 					}
 				}
-				x.RelatedRecords = v45
+				x.RelatedRecords = v73
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -5254,39 +5856,39 @@ func (x *ModerationDefsRepoViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderation":
 			if !d.Null() {
-				v46 := new(ModerationDefsModerationDetail)
-				v46.DecodeLex(d)
-				x.Moderation = v46
+				v74 := new(ModerationDefsModerationDetail)
+				v74.DecodeLex(d)
+				x.Moderation = v74
 			}
 		case "labels":
 			if !d.Null() {
-				v47 := []*atproto.LabelDefsLabel{}
+				v75 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v48 := new(atproto.LabelDefsLabel)
-						v48.DecodeLex(d)
-						v47 = append(v47, v48)
+						v76 := new(atproto.LabelDefsLabel)
+						v76.DecodeLex(d)
+						v75 = append(v75, v76)
 					}
 				}
-				x.Labels = v47
+				x.Labels = v75
 			}
 		case "invitedBy":
 			if !d.Null() {
-				v49 := new(atproto.ServerDefsInviteCode)
-				v49.DecodeLex(d)
-				x.InvitedBy = v49
+				v77 := new(atproto.ServerDefsInviteCode)
+				v77.DecodeLex(d)
+				x.InvitedBy = v77
 			}
 		case "invites":
 			if !d.Null() {
-				v50 := []*atproto.ServerDefsInviteCode{}
+				v78 := []*atproto.ServerDefsInviteCode{}
 				if d.BeginArray() {
 					for d.More() {
-						v51 := new(atproto.ServerDefsInviteCode)
-						v51.DecodeLex(d)
-						v50 = append(v50, v51)
+						v79 := new(atproto.ServerDefsInviteCode)
+						v79.DecodeLex(d)
+						v78 = append(v78, v79)
 					}
 				}
-				x.Invites = v50
+				x.Invites = v78
 			}
 		case "invitesDisabled":
 			if !d.Null() {
@@ -5306,15 +5908,15 @@ func (x *ModerationDefsRepoViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "threatSignatures":
 			if !d.Null() {
-				v52 := []*atproto.AdminDefsThreatSignature{}
+				v80 := []*atproto.AdminDefsThreatSignature{}
 				if d.BeginArray() {
 					for d.More() {
-						v53 := new(atproto.AdminDefsThreatSignature)
-						v53.DecodeLex(d)
-						v52 = append(v52, v53)
+						v81 := new(atproto.AdminDefsThreatSignature)
+						v81.DecodeLex(d)
+						v80 = append(v80, v81)
 					}
 				}
-				x.ThreatSignatures = v52
+				x.ThreatSignatures = v80
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5332,6 +5934,46 @@ func (x ModerationDefsRepoViewDetail) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRepoViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#repoViewDetail
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRepoViewDetail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRepoViewDetail) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#repoViewDetail"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	for v82, v83 := range x.RelatedRecords {
+		c.Nested(lex.Index(lex.Join(path, "relatedRecords"), v82), v83)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "moderation"), x.Moderation != nil)
+	c.Nested(lex.Join(path, "moderation"), x.Moderation)
+	for v84, v85 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v84), v85)
+	}
+	c.Nested(lex.Join(path, "invitedBy"), x.InvitedBy)
+	for v86, v87 := range x.Invites {
+		c.Nested(lex.Index(lex.Join(path, "invites"), v86), v87)
+	}
+	if x.EmailConfirmedAt != nil {
+		c.String(lex.Join(path, "emailConfirmedAt"), *x.EmailConfirmedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.DeactivatedAt != nil {
+		c.String(lex.Join(path, "deactivatedAt"), *x.DeactivatedAt, lex.StringRules{Format: "datetime"})
+	}
+	for v88, v89 := range x.ThreatSignatures {
+		c.Nested(lex.Index(lex.Join(path, "threatSignatures"), v88), v89)
+	}
+	return c.Err()
 }
 
 // GetDID returns x.DID, or its zero value if x is nil.
@@ -5508,6 +6150,23 @@ func (x *ModerationDefsRepoViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#repoViewNotFound
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRepoViewNotFound) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRepoViewNotFound) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#repoViewNotFound"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ModerationDefsRepoViewNotFound) GetDID() string {
 	if x == nil {
@@ -5561,8 +6220,8 @@ func (x *ModerationDefsRecordView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("blobCids")
 	e.BeginArray()
-	for _, v54 := range x.BlobCids {
-		e.String(v54)
+	for _, v90 := range x.BlobCids {
+		e.String(v90)
 	}
 	e.EndArray()
 	e.Field("indexedAt")
@@ -5604,13 +6263,13 @@ func (x *ModerationDefsRecordView) DecodeLex(d *lex.Decoder) {
 			}
 		case "blobCids":
 			if !d.Null() {
-				v55 := []string{}
+				v91 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v55 = append(v55, d.String())
+						v91 = append(v91, d.String())
 					}
 				}
-				x.BlobCids = v55
+				x.BlobCids = v91
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -5618,15 +6277,15 @@ func (x *ModerationDefsRecordView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderation":
 			if !d.Null() {
-				v56 := new(ModerationDefsModeration)
-				v56.DecodeLex(d)
-				x.Moderation = v56
+				v92 := new(ModerationDefsModeration)
+				v92.DecodeLex(d)
+				x.Moderation = v92
 			}
 		case "repo":
 			if !d.Null() {
-				v57 := new(ModerationDefsRepoView)
-				v57.DecodeLex(d)
-				x.Repo = v57
+				v93 := new(ModerationDefsRepoView)
+				v93.DecodeLex(d)
+				x.Repo = v93
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5644,6 +6303,34 @@ func (x ModerationDefsRecordView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRecordView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#recordView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#recordView"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	for v94, v95 := range x.BlobCids {
+		c.String(lex.Index(lex.Join(path, "blobCids"), v94), v95, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "moderation"), x.Moderation != nil)
+	c.Nested(lex.Join(path, "moderation"), x.Moderation)
+	c.Required(lex.Join(path, "repo"), x.Repo != nil)
+	c.Nested(lex.Join(path, "repo"), x.Repo)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -5748,15 +6435,15 @@ func (x *ModerationDefsRecordViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("blobs")
 	e.BeginArray()
-	for _, v58 := range x.Blobs {
-		v58.EncodeLex(e, false)
+	for _, v96 := range x.Blobs {
+		v96.EncodeLex(e, false)
 	}
 	e.EndArray()
 	if x.Labels != nil {
 		e.Field("labels")
 		e.BeginArray()
-		for _, v59 := range x.Labels {
-			v59.EncodeLex(e, false)
+		for _, v97 := range x.Labels {
+			v97.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -5799,27 +6486,27 @@ func (x *ModerationDefsRecordViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "blobs":
 			if !d.Null() {
-				v60 := []*ModerationDefsBlobView{}
+				v98 := []*ModerationDefsBlobView{}
 				if d.BeginArray() {
 					for d.More() {
-						v61 := new(ModerationDefsBlobView)
-						v61.DecodeLex(d)
-						v60 = append(v60, v61)
+						v99 := new(ModerationDefsBlobView)
+						v99.DecodeLex(d)
+						v98 = append(v98, v99)
 					}
 				}
-				x.Blobs = v60
+				x.Blobs = v98
 			}
 		case "labels":
 			if !d.Null() {
-				v62 := []*atproto.LabelDefsLabel{}
+				v100 := []*atproto.LabelDefsLabel{}
 				if d.BeginArray() {
 					for d.More() {
-						v63 := new(atproto.LabelDefsLabel)
-						v63.DecodeLex(d)
-						v62 = append(v62, v63)
+						v101 := new(atproto.LabelDefsLabel)
+						v101.DecodeLex(d)
+						v100 = append(v100, v101)
 					}
 				}
-				x.Labels = v62
+				x.Labels = v100
 			}
 		case "indexedAt":
 			if !d.Null() {
@@ -5827,15 +6514,15 @@ func (x *ModerationDefsRecordViewDetail) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderation":
 			if !d.Null() {
-				v64 := new(ModerationDefsModerationDetail)
-				v64.DecodeLex(d)
-				x.Moderation = v64
+				v102 := new(ModerationDefsModerationDetail)
+				v102.DecodeLex(d)
+				x.Moderation = v102
 			}
 		case "repo":
 			if !d.Null() {
-				v65 := new(ModerationDefsRepoView)
-				v65.DecodeLex(d)
-				x.Repo = v65
+				v103 := new(ModerationDefsRepoView)
+				v103.DecodeLex(d)
+				x.Repo = v103
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -5853,6 +6540,37 @@ func (x ModerationDefsRecordViewDetail) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRecordViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#recordViewDetail
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordViewDetail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordViewDetail) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#recordViewDetail"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	for v104, v105 := range x.Blobs {
+		c.Nested(lex.Index(lex.Join(path, "blobs"), v104), v105)
+	}
+	for v106, v107 := range x.Labels {
+		c.Nested(lex.Index(lex.Join(path, "labels"), v106), v107)
+	}
+	c.String(lex.Join(path, "indexedAt"), x.IndexedAt, lex.StringRules{Format: "datetime"})
+	c.Required(lex.Join(path, "moderation"), x.Moderation != nil)
+	c.Nested(lex.Join(path, "moderation"), x.Moderation)
+	c.Required(lex.Join(path, "repo"), x.Repo != nil)
+	c.Nested(lex.Join(path, "repo"), x.Repo)
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.
@@ -5982,6 +6700,24 @@ func (x *ModerationDefsRecordViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#recordViewNotFound (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordViewNotFound) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordViewNotFound) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#recordViewNotFound"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetURI returns x.URI, or its zero value if x is nil.
 func (x *ModerationDefsRecordViewNotFound) GetURI() string {
 	if x == nil {
@@ -6060,6 +6796,23 @@ func (x *ModerationDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#convoView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsConvoView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsConvoView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#convoView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ModerationDefsConvoView) GetDID() string {
 	if x == nil {
@@ -6119,9 +6872,9 @@ func (x *ModerationDefsModeration) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "subjectStatus":
 			if !d.Null() {
-				v66 := new(ModerationDefsSubjectStatusView)
-				v66.DecodeLex(d)
-				x.SubjectStatus = v66
+				v108 := new(ModerationDefsSubjectStatusView)
+				v108.DecodeLex(d)
+				x.SubjectStatus = v108
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -6139,6 +6892,23 @@ func (x ModerationDefsModeration) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModeration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#moderation
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModeration) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModeration) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#moderation"}
+	c.Nested(lex.Join(path, "subjectStatus"), x.SubjectStatus)
+	return c.Err()
 }
 
 // GetSubjectStatus returns x.SubjectStatus, or its zero value if x is nil.
@@ -6192,9 +6962,9 @@ func (x *ModerationDefsModerationDetail) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "subjectStatus":
 			if !d.Null() {
-				v67 := new(ModerationDefsSubjectStatusView)
-				v67.DecodeLex(d)
-				x.SubjectStatus = v67
+				v109 := new(ModerationDefsSubjectStatusView)
+				v109.DecodeLex(d)
+				x.SubjectStatus = v109
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -6212,6 +6982,23 @@ func (x ModerationDefsModerationDetail) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModerationDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#moderationDetail
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModerationDetail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModerationDetail) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#moderationDetail"}
+	c.Nested(lex.Join(path, "subjectStatus"), x.SubjectStatus)
+	return c.Err()
 }
 
 // GetSubjectStatus returns x.SubjectStatus, or its zero value if x is nil.
@@ -6328,9 +7115,9 @@ func (x *ModerationDefsBlobView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderation":
 			if !d.Null() {
-				v68 := new(ModerationDefsModeration)
-				v68.DecodeLex(d)
-				x.Moderation = v68
+				v110 := new(ModerationDefsModeration)
+				v110.DecodeLex(d)
+				x.Moderation = v110
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -6348,6 +7135,26 @@ func (x ModerationDefsBlobView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsBlobView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#blobView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsBlobView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsBlobView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#blobView"}
+	c.String(lex.Join(path, "cid"), x.CID, lex.StringRules{Format: "cid"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.Nested(lex.Join(path, "details"), x.Details)
+	c.Nested(lex.Join(path, "moderation"), x.Moderation)
+	return c.Err()
 }
 
 // GetCID returns x.CID, or its zero value if x is nil.
@@ -6468,6 +7275,18 @@ func (x *ModerationDefsImageDetails) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#imageDetails
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsImageDetails) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsImageDetails) ValidateLex(path string) error {
+	return nil
+}
+
 // GetWidth returns x.Width, or its zero value if x is nil.
 func (x *ModerationDefsImageDetails) GetWidth() int64 {
 	if x == nil {
@@ -6560,6 +7379,18 @@ func (x ModerationDefsVideoDetails) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsVideoDetails) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#videoDetails
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsVideoDetails) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsVideoDetails) ValidateLex(path string) error {
+	return nil
 }
 
 // GetWidth returns x.Width, or its zero value if x is nil.
@@ -6716,6 +7547,37 @@ func (x *ModerationDefsAccountHosting) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#accountHosting
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsAccountHosting) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsAccountHosting) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#accountHosting"}
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.DeletedAt != nil {
+		c.String(lex.Join(path, "deletedAt"), *x.DeletedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.DeactivatedAt != nil {
+		c.String(lex.Join(path, "deactivatedAt"), *x.DeactivatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.ReactivatedAt != nil {
+		c.String(lex.Join(path, "reactivatedAt"), *x.ReactivatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetStatus returns x.Status, or its zero value if x is nil.
 func (x *ModerationDefsAccountHosting) GetStatus() ModerationDefsAccountHosting_Status {
 	if x == nil {
@@ -6866,6 +7728,31 @@ func (x ModerationDefsRecordHosting) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsRecordHosting) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#recordHosting
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsRecordHosting) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsRecordHosting) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#recordHosting"}
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.DeletedAt != nil {
+		c.String(lex.Join(path, "deletedAt"), *x.DeletedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetStatus returns x.Status, or its zero value if x is nil.
@@ -7026,6 +7913,23 @@ func (x *ModerationDefsReporterStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.defs#reporterStats
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsReporterStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsReporterStats) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#reporterStats"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ModerationDefsReporterStats) GetDID() string {
 	if x == nil {
@@ -7169,6 +8073,23 @@ func (x ModerationDefsModTool) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsModTool) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.defs#modTool (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsModTool) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsModTool) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#modTool"}
+	c.Nested(lex.Join(path, "meta"), x.Meta)
+	return c.Err()
 }
 
 // GetName returns x.Name, or its zero value if x is nil.
@@ -7421,6 +8342,42 @@ func (x ModerationDefsScheduledActionView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationDefsScheduledActionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.defs#scheduledActionView (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationDefsScheduledActionView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationDefsScheduledActionView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.defs#scheduledActionView"}
+	c.Nested(lex.Join(path, "eventData"), x.EventData)
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	if x.ExecuteAt != nil {
+		c.String(lex.Join(path, "executeAt"), *x.ExecuteAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteAfter != nil {
+		c.String(lex.Join(path, "executeAfter"), *x.ExecuteAfter, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteUntil != nil {
+		c.String(lex.Join(path, "executeUntil"), *x.ExecuteUntil, lex.StringRules{Format: "datetime"})
+	}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.LastExecutedAt != nil {
+		c.String(lex.Join(path, "lastExecutedAt"), *x.LastExecutedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.

@@ -252,6 +252,32 @@ func (x *ModerationEmitEventInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.emitEvent#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationEmitEventInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationEmitEventInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.emitEvent#input.schema"}
+	c.Required(lex.Join(path, "event"), x.Event != nil)
+	c.Nested(lex.Join(path, "event"), x.Event)
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	for v5, v6 := range x.SubjectBlobCids {
+		c.String(lex.Index(lex.Join(path, "subjectBlobCids"), v5), v6, lex.StringRules{Format: "cid"})
+	}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "modTool"), x.ModTool)
+	c.Nested(lex.Join(path, "reportAction"), x.ReportAction)
+	return c.Err()
+}
+
 // GetEvent returns x.Event, or its zero value if x is nil.
 func (x *ModerationEmitEventInput) GetEvent() ModerationEmitEventInput_Event {
 	if x == nil {
@@ -387,16 +413,16 @@ func (x *ModerationEmitEventReportAction) EncodeLex(e *lex.Encoder, typed bool) 
 	if x.Ids != nil {
 		e.Field("ids")
 		e.BeginArray()
-		for _, v5 := range x.Ids {
-			e.Int(v5)
+		for _, v7 := range x.Ids {
+			e.Int(v7)
 		}
 		e.EndArray()
 	}
 	if x.Types != nil {
 		e.Field("types")
 		e.BeginArray()
-		for _, v6 := range x.Types {
-			e.String(v6)
+		for _, v8 := range x.Types {
+			e.String(v8)
 		}
 		e.EndArray()
 	}
@@ -425,23 +451,23 @@ func (x *ModerationEmitEventReportAction) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "ids":
 			if !d.Null() {
-				v7 := []int64{}
+				v9 := []int64{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 = append(v7, d.Int())
+						v9 = append(v9, d.Int())
 					}
 				}
-				x.Ids = v7
+				x.Ids = v9
 			}
 		case "types":
 			if !d.Null() {
-				v8 := []string{}
+				v10 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v8 = append(v8, d.String())
+						v10 = append(v10, d.String())
 					}
 				}
-				x.Types = v8
+				x.Types = v10
 			}
 		case "all":
 			if !d.Null() {
@@ -467,6 +493,18 @@ func (x ModerationEmitEventReportAction) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationEmitEventReportAction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.moderation.emitEvent#reportAction
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationEmitEventReportAction) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationEmitEventReportAction) ValidateLex(path string) error {
+	return nil
 }
 
 // GetIds returns x.Ids, or its zero value if x is nil.

@@ -100,6 +100,26 @@ func (x *ModerationGetAccountTimelineOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getAccountTimeline#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetAccountTimelineOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetAccountTimelineOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getAccountTimeline#output.schema"}
+	for v4, v5 := range x.Timeline {
+		c.Nested(lex.Index(lex.Join(path, "timeline"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetTimeline returns x.Timeline, or its zero value if x is nil.
 func (x *ModerationGetAccountTimelineOutput) GetTimeline() []*ModerationGetAccountTimelineTimelineItem {
 	if x == nil {
@@ -171,8 +191,8 @@ func (x *ModerationGetAccountTimelineTimelineItem) EncodeLex(e *lex.Encoder, typ
 	e.String(x.Day)
 	e.Field("summary")
 	e.BeginArray()
-	for _, v4 := range x.Summary {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.Summary {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -196,15 +216,15 @@ func (x *ModerationGetAccountTimelineTimelineItem) DecodeLex(d *lex.Decoder) {
 			}
 		case "summary":
 			if !d.Null() {
-				v5 := []*ModerationGetAccountTimelineTimelineItemSummary{}
+				v7 := []*ModerationGetAccountTimelineTimelineItemSummary{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 := new(ModerationGetAccountTimelineTimelineItemSummary)
-						v6.DecodeLex(d)
-						v5 = append(v5, v6)
+						v8 := new(ModerationGetAccountTimelineTimelineItemSummary)
+						v8.DecodeLex(d)
+						v7 = append(v7, v8)
 					}
 				}
-				x.Summary = v5
+				x.Summary = v7
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -222,6 +242,26 @@ func (x ModerationGetAccountTimelineTimelineItem) MarshalJSON() ([]byte, error) 
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationGetAccountTimelineTimelineItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getAccountTimeline#timelineItem (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetAccountTimelineTimelineItem) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetAccountTimelineTimelineItem) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getAccountTimeline#timelineItem"}
+	for v9, v10 := range x.Summary {
+		c.Nested(lex.Index(lex.Join(path, "summary"), v9), v10)
+	}
+	return c.Err()
 }
 
 // GetDay returns x.Day, or its zero value if x is nil.
@@ -403,6 +443,19 @@ func (x ModerationGetAccountTimelineTimelineItemSummary) MarshalJSON() ([]byte, 
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationGetAccountTimelineTimelineItemSummary) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getAccountTimeline#timelineItemSummary (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetAccountTimelineTimelineItemSummary) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetAccountTimelineTimelineItemSummary) ValidateLex(path string) error {
+	return nil
 }
 
 // GetEventSubjectType returns x.EventSubjectType, or its zero value if x is nil.

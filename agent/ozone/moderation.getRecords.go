@@ -121,6 +121,26 @@ func (x *ModerationGetRecordsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getRecords#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetRecordsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetRecordsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getRecords#output.schema"}
+	for v3, v4 := range x.Records {
+		c.Nested(lex.Index(lex.Join(path, "records"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetRecords returns x.Records, or its zero value if x is nil.
 func (x *ModerationGetRecordsOutput) GetRecords() []ModerationGetRecordsOutput_Records {
 	if x == nil {

@@ -100,6 +100,26 @@ func (x *ModerationGetReporterStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getReporterStats#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetReporterStatsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetReporterStatsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getReporterStats#output.schema"}
+	for v4, v5 := range x.Stats {
+		c.Nested(lex.Index(lex.Join(path, "stats"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetStats returns x.Stats, or its zero value if x is nil.
 func (x *ModerationGetReporterStatsOutput) GetStats() []*ModerationDefsReporterStats {
 	if x == nil {

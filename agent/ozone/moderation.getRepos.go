@@ -119,6 +119,25 @@ func (x *ModerationGetReposOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.moderation.getRepos#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetReposOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetReposOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getRepos#output.schema"}
+	for v3, v4 := range x.Repos {
+		c.Nested(lex.Index(lex.Join(path, "repos"), v3), v4)
+	}
+	return c.Err()
+}
+
 // GetRepos returns x.Repos, or its zero value if x is nil.
 func (x *ModerationGetReposOutput) GetRepos() []ModerationGetReposOutput_Repos {
 	if x == nil {

@@ -100,6 +100,26 @@ func (x *ModerationGetSubjectsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.getSubjects#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationGetSubjectsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationGetSubjectsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.getSubjects#output.schema"}
+	for v4, v5 := range x.Subjects {
+		c.Nested(lex.Index(lex.Join(path, "subjects"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetSubjects returns x.Subjects, or its zero value if x is nil.
 func (x *ModerationGetSubjectsOutput) GetSubjects() []*ModerationDefsSubjectView {
 	if x == nil {

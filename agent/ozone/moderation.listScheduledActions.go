@@ -163,6 +163,42 @@ func (x *ModerationListScheduledActionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.listScheduledActions#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationListScheduledActionsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationListScheduledActionsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.listScheduledActions#input.schema"}
+	if x.StartsAfter != nil {
+		c.String(lex.Join(path, "startsAfter"), *x.StartsAfter, lex.StringRules{Format: "datetime"})
+	}
+	if x.EndsBefore != nil {
+		c.String(lex.Join(path, "endsBefore"), *x.EndsBefore, lex.StringRules{Format: "datetime"})
+	}
+	c.Len(lex.Join(path, "subjects"), len(x.Subjects), 0, 100)
+	for v5, v6 := range x.Subjects {
+		c.String(lex.Index(lex.Join(path, "subjects"), v5), v6, lex.StringRules{Format: "did"})
+	}
+	c.Len(lex.Join(path, "statuses"), len(x.Statuses), 1, 0)
+	if x.Limit != nil {
+		c.Int(lex.Join(path, "limit"), *x.Limit, lex.IntRules{
+			HasMax: true,
+			HasMin: true,
+			Max:    int64(100),
+			Min:    int64(1),
+		})
+	}
+	return c.Err()
+}
+
 // GetStartsAfter returns x.StartsAfter, or its zero value if x or x.StartsAfter is nil.
 func (x *ModerationListScheduledActionsInput) GetStartsAfter() string {
 	if x != nil && x.StartsAfter != nil {
@@ -239,8 +275,8 @@ func (x *ModerationListScheduledActionsOutput) EncodeLex(e *lex.Encoder, typed b
 	x.Extra.EncodeType(e, "tools.ozone.moderation.listScheduledActions#output.schema", typed)
 	e.Field("actions")
 	e.BeginArray()
-	for _, v5 := range x.Actions {
-		v5.EncodeLex(e, false)
+	for _, v9 := range x.Actions {
+		v9.EncodeLex(e, false)
 	}
 	e.EndArray()
 	if x.Cursor != nil {
@@ -264,15 +300,15 @@ func (x *ModerationListScheduledActionsOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "actions":
 			if !d.Null() {
-				v6 := []*ModerationDefsScheduledActionView{}
+				v10 := []*ModerationDefsScheduledActionView{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(ModerationDefsScheduledActionView)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v11 := new(ModerationDefsScheduledActionView)
+						v11.DecodeLex(d)
+						v10 = append(v10, v11)
 					}
 				}
-				x.Actions = v6
+				x.Actions = v10
 			}
 		case "cursor":
 			if !d.Null() {
@@ -294,6 +330,26 @@ func (x ModerationListScheduledActionsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationListScheduledActionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.listScheduledActions#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationListScheduledActionsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationListScheduledActionsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.listScheduledActions#output.schema"}
+	for v12, v13 := range x.Actions {
+		c.Nested(lex.Index(lex.Join(path, "actions"), v12), v13)
+	}
+	return c.Err()
 }
 
 // GetActions returns x.Actions, or its zero value if x is nil.

@@ -386,6 +386,26 @@ func (x *ModerationQueryStatusesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.queryStatuses#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationQueryStatusesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationQueryStatusesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.queryStatuses#output.schema"}
+	for v4, v5 := range x.SubjectStatuses {
+		c.Nested(lex.Index(lex.Join(path, "subjectStatuses"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *ModerationQueryStatusesOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

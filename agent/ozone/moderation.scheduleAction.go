@@ -148,6 +148,33 @@ func (x *ModerationScheduleActionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.scheduleAction#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationScheduleActionInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationScheduleActionInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.scheduleAction#input.schema"}
+	c.Required(lex.Join(path, "action"), x.Action != nil)
+	c.Nested(lex.Join(path, "action"), x.Action)
+	c.Len(lex.Join(path, "subjects"), len(x.Subjects), 0, 100)
+	for v5, v6 := range x.Subjects {
+		c.String(lex.Index(lex.Join(path, "subjects"), v5), v6, lex.StringRules{Format: "did"})
+	}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "scheduling"), x.Scheduling != nil)
+	c.Nested(lex.Join(path, "scheduling"), x.Scheduling)
+	c.Nested(lex.Join(path, "modTool"), x.ModTool)
+	return c.Err()
+}
+
 // GetAction returns x.Action, or its zero value if x is nil.
 func (x *ModerationScheduleActionInput) GetAction() ModerationScheduleActionInput_Action {
 	if x == nil {
@@ -268,8 +295,8 @@ func (x *ModerationScheduleActionTakedown) EncodeLex(e *lex.Encoder, typed bool)
 	if x.Policies != nil {
 		e.Field("policies")
 		e.BeginArray()
-		for _, v5 := range x.Policies {
-			e.String(v5)
+		for _, v7 := range x.Policies {
+			e.String(v7)
 		}
 		e.EndArray()
 	}
@@ -322,13 +349,13 @@ func (x *ModerationScheduleActionTakedown) DecodeLex(d *lex.Decoder) {
 			}
 		case "policies":
 			if !d.Null() {
-				v6 := []string{}
+				v8 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v6 = append(v6, d.String())
+						v8 = append(v8, d.String())
 					}
 				}
-				x.Policies = v6
+				x.Policies = v8
 			}
 		case "severityLevel":
 			if !d.Null() {
@@ -366,6 +393,27 @@ func (x ModerationScheduleActionTakedown) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationScheduleActionTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.scheduleAction#takedown (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationScheduleActionTakedown) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationScheduleActionTakedown) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.scheduleAction#takedown"}
+	c.Len(lex.Join(path, "policies"), len(x.Policies), 0, 5)
+	if x.StrikeExpiresAt != nil {
+		c.String(lex.Join(path, "strikeExpiresAt"), *x.StrikeExpiresAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetComment returns x.Comment, or its zero value if x or x.Comment is nil.
@@ -526,6 +574,32 @@ func (x *ModerationScheduleActionSchedulingConfig) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.moderation.scheduleAction#schedulingConfig (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationScheduleActionSchedulingConfig) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationScheduleActionSchedulingConfig) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.scheduleAction#schedulingConfig"}
+	if x.ExecuteAt != nil {
+		c.String(lex.Join(path, "executeAt"), *x.ExecuteAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteAfter != nil {
+		c.String(lex.Join(path, "executeAfter"), *x.ExecuteAfter, lex.StringRules{Format: "datetime"})
+	}
+	if x.ExecuteUntil != nil {
+		c.String(lex.Join(path, "executeUntil"), *x.ExecuteUntil, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetExecuteAt returns x.ExecuteAt, or its zero value if x or x.ExecuteAt is nil.
 func (x *ModerationScheduleActionSchedulingConfig) GetExecuteAt() string {
 	if x != nil && x.ExecuteAt != nil {
@@ -578,14 +652,14 @@ func (x *ModerationScheduleActionScheduledActionResults) EncodeLex(e *lex.Encode
 	x.Extra.EncodeType(e, "tools.ozone.moderation.scheduleAction#scheduledActionResults", typed)
 	e.Field("succeeded")
 	e.BeginArray()
-	for _, v7 := range x.Succeeded {
-		e.String(v7)
+	for _, v11 := range x.Succeeded {
+		e.String(v11)
 	}
 	e.EndArray()
 	e.Field("failed")
 	e.BeginArray()
-	for _, v8 := range x.Failed {
-		v8.EncodeLex(e, false)
+	for _, v12 := range x.Failed {
+		v12.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -605,25 +679,25 @@ func (x *ModerationScheduleActionScheduledActionResults) DecodeLex(d *lex.Decode
 			x.Extra.SetType(d.String())
 		case "succeeded":
 			if !d.Null() {
-				v9 := []string{}
+				v13 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v9 = append(v9, d.String())
+						v13 = append(v13, d.String())
 					}
 				}
-				x.Succeeded = v9
+				x.Succeeded = v13
 			}
 		case "failed":
 			if !d.Null() {
-				v10 := []*ModerationScheduleActionFailedScheduling{}
+				v14 := []*ModerationScheduleActionFailedScheduling{}
 				if d.BeginArray() {
 					for d.More() {
-						v11 := new(ModerationScheduleActionFailedScheduling)
-						v11.DecodeLex(d)
-						v10 = append(v10, v11)
+						v15 := new(ModerationScheduleActionFailedScheduling)
+						v15.DecodeLex(d)
+						v14 = append(v14, v15)
 					}
 				}
-				x.Failed = v10
+				x.Failed = v14
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -641,6 +715,29 @@ func (x ModerationScheduleActionScheduledActionResults) MarshalJSON() ([]byte, e
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationScheduleActionScheduledActionResults) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.scheduleAction#scheduledActionResults (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationScheduleActionScheduledActionResults) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationScheduleActionScheduledActionResults) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.scheduleAction#scheduledActionResults"}
+	for v16, v17 := range x.Succeeded {
+		c.String(lex.Index(lex.Join(path, "succeeded"), v16), v17, lex.StringRules{Format: "did"})
+	}
+	for v18, v19 := range x.Failed {
+		c.Nested(lex.Index(lex.Join(path, "failed"), v18), v19)
+	}
+	return c.Err()
 }
 
 // GetSucceeded returns x.Succeeded, or its zero value if x is nil.
@@ -737,6 +834,24 @@ func (x ModerationScheduleActionFailedScheduling) MarshalJSON() ([]byte, error) 
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ModerationScheduleActionFailedScheduling) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.moderation.scheduleAction#failedScheduling (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ModerationScheduleActionFailedScheduling) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ModerationScheduleActionFailedScheduling) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.moderation.scheduleAction#failedScheduling"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetSubject returns x.Subject, or its zero value if x is nil.

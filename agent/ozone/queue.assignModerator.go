@@ -83,6 +83,19 @@ func (x *QueueAssignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.queue.assignModerator#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *QueueAssignModeratorInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueAssignModeratorInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetQueueID returns x.QueueID, or its zero value if x is nil.
 func (x *QueueAssignModeratorInput) GetQueueID() int64 {
 	if x == nil {

@@ -146,6 +146,27 @@ func (x *QueueCreateQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.createQueue#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueCreateQueueInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueCreateQueueInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.createQueue#input.schema"}
+	c.Len(lex.Join(path, "subjectTypes"), len(x.SubjectTypes), 1, 0)
+	if x.Collection != nil {
+		c.String(lex.Join(path, "collection"), *x.Collection, lex.StringRules{Format: "nsid"})
+	}
+	c.Len(lex.Join(path, "reportTypes"), len(x.ReportTypes), 1, 25)
+	return c.Err()
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *QueueCreateQueueInput) GetName() string {
 	if x == nil {
@@ -230,9 +251,9 @@ func (x *QueueCreateQueueOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "queue":
 			if !d.Null() {
-				v5 := new(QueueDefsQueueView)
-				v5.DecodeLex(d)
-				x.Queue = v5
+				v9 := new(QueueDefsQueueView)
+				v9.DecodeLex(d)
+				x.Queue = v9
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -250,6 +271,24 @@ func (x QueueCreateQueueOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *QueueCreateQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.queue.createQueue#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueCreateQueueOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueCreateQueueOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.createQueue#output.schema"}
+	c.Required(lex.Join(path, "queue"), x.Queue != nil)
+	c.Nested(lex.Join(path, "queue"), x.Queue)
+	return c.Err()
 }
 
 // GetQueue returns x.Queue, or its zero value if x is nil.

@@ -199,6 +199,35 @@ func (x *QueueDefsQueueView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.defs#queueView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueDefsQueueView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueDefsQueueView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.defs#queueView"}
+	c.Len(lex.Join(path, "subjectTypes"), len(x.SubjectTypes), 1, 0)
+	if x.Collection != nil {
+		c.String(lex.Join(path, "collection"), *x.Collection, lex.StringRules{Format: "nsid"})
+	}
+	c.Len(lex.Join(path, "reportTypes"), len(x.ReportTypes), 1, 0)
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	if x.DeletedAt != nil {
+		c.String(lex.Join(path, "deletedAt"), *x.DeletedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.Required(lex.Join(path, "stats"), x.Stats != nil)
+	c.Nested(lex.Join(path, "stats"), x.Stats)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *QueueDefsQueueView) GetID() int64 {
 	if x == nil {
@@ -420,6 +449,25 @@ func (x *QueueDefsQueueStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.defs#queueStats (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueDefsQueueStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueDefsQueueStats) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.defs#queueStats"}
+	if x.LastUpdated != nil {
+		c.String(lex.Join(path, "lastUpdated"), *x.LastUpdated, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetPendingCount returns x.PendingCount, or its zero value if x or x.PendingCount is nil.
 func (x *QueueDefsQueueStats) GetPendingCount() int64 {
 	if x != nil && x.PendingCount != nil {
@@ -552,15 +600,15 @@ func (x *QueueDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderator":
 			if !d.Null() {
-				v6 := new(TeamDefsMember)
-				v6.DecodeLex(d)
-				x.Moderator = v6
+				v10 := new(TeamDefsMember)
+				v10.DecodeLex(d)
+				x.Moderator = v10
 			}
 		case "queue":
 			if !d.Null() {
-				v7 := new(QueueDefsQueueView)
-				v7.DecodeLex(d)
-				x.Queue = v7
+				v11 := new(QueueDefsQueueView)
+				v11.DecodeLex(d)
+				x.Queue = v11
 			}
 		case "startAt":
 			if !d.Null() {
@@ -586,6 +634,30 @@ func (x QueueDefsAssignmentView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *QueueDefsAssignmentView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.queue.defs#assignmentView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueDefsAssignmentView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueDefsAssignmentView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.defs#assignmentView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "moderator"), x.Moderator)
+	c.Required(lex.Join(path, "queue"), x.Queue != nil)
+	c.Nested(lex.Join(path, "queue"), x.Queue)
+	c.String(lex.Join(path, "startAt"), x.StartAt, lex.StringRules{Format: "datetime"})
+	if x.EndAt != nil {
+		c.String(lex.Join(path, "endAt"), *x.EndAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.

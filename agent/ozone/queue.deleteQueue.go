@@ -86,6 +86,18 @@ func (x *QueueDeleteQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.deleteQueue#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueDeleteQueueInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueDeleteQueueInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetQueueID returns x.QueueID, or its zero value if x is nil.
 func (x *QueueDeleteQueueInput) GetQueueID() int64 {
 	if x == nil {
@@ -172,6 +184,18 @@ func (x QueueDeleteQueueOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *QueueDeleteQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.queue.deleteQueue#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueDeleteQueueOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueDeleteQueueOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetDeleted returns x.Deleted, or its zero value if x is nil.

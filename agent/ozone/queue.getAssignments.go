@@ -135,6 +135,26 @@ func (x *QueueGetAssignmentsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.queue.getAssignments#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *QueueGetAssignmentsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueGetAssignmentsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.getAssignments#output.schema"}
+	for v4, v5 := range x.Assignments {
+		c.Nested(lex.Index(lex.Join(path, "assignments"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *QueueGetAssignmentsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

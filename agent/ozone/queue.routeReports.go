@@ -84,6 +84,18 @@ func (x *QueueRouteReportsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.routeReports#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueRouteReportsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueRouteReportsInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetStartReportID returns x.StartReportID, or its zero value if x is nil.
 func (x *QueueRouteReportsInput) GetStartReportID() int64 {
 	if x == nil {
@@ -168,6 +180,18 @@ func (x QueueRouteReportsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *QueueRouteReportsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.queue.routeReports#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueRouteReportsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueRouteReportsOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // GetAssigned returns x.Assigned, or its zero value if x is nil.

@@ -105,6 +105,18 @@ func (x *QueueUpdateQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.queue.updateQueue#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueUpdateQueueInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueUpdateQueueInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetQueueID returns x.QueueID, or its zero value if x is nil.
 func (x *QueueUpdateQueueInput) GetQueueID() int64 {
 	if x == nil {
@@ -201,6 +213,24 @@ func (x QueueUpdateQueueOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *QueueUpdateQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.queue.updateQueue#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *QueueUpdateQueueOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *QueueUpdateQueueOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.queue.updateQueue#output.schema"}
+	c.Required(lex.Join(path, "queue"), x.Queue != nil)
+	c.Nested(lex.Join(path, "queue"), x.Queue)
+	return c.Err()
 }
 
 // GetQueue returns x.Queue, or its zero value if x is nil.

@@ -109,6 +109,26 @@ func (x *ReportAssignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.assignModerator#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportAssignModeratorInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportAssignModeratorInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.assignModerator#input.schema"}
+	if x.DID != nil {
+		c.String(lex.Join(path, "did"), *x.DID, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetReportID returns x.ReportID, or its zero value if x is nil.
 func (x *ReportAssignModeratorInput) GetReportID() int64 {
 	if x == nil {

@@ -148,6 +148,25 @@ func (x *ReportCreateActivityInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.createActivity#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportCreateActivityInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportCreateActivityInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.createActivity#input.schema"}
+	c.Required(lex.Join(path, "activity"), x.Activity != nil)
+	c.Nested(lex.Join(path, "activity"), x.Activity)
+	return c.Err()
+}
+
 // GetReportID returns x.ReportID, or its zero value if x is nil.
 func (x *ReportCreateActivityInput) GetReportID() int64 {
 	if x == nil {
@@ -253,6 +272,25 @@ func (x ReportCreateActivityOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportCreateActivityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.report.createActivity#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportCreateActivityOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportCreateActivityOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.createActivity#output.schema"}
+	c.Required(lex.Join(path, "activity"), x.Activity != nil)
+	c.Nested(lex.Join(path, "activity"), x.Activity)
+	return c.Err()
 }
 
 // GetActivity returns x.Activity, or its zero value if x is nil.

@@ -342,6 +342,25 @@ func (x *ReportDefsReportAssignment) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#reportAssignment
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsReportAssignment) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsReportAssignment) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#reportAssignment"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "moderator"), x.Moderator)
+	c.String(lex.Join(path, "assignedAt"), x.AssignedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *ReportDefsReportAssignment) GetDID() string {
 	if x == nil {
@@ -651,6 +670,40 @@ func (x *ReportDefsReportView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#reportView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsReportView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsReportView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#reportView"}
+	c.Required(lex.Join(path, "subject"), x.Subject != nil)
+	c.Nested(lex.Join(path, "subject"), x.Subject)
+	c.String(lex.Join(path, "reportedBy"), x.ReportedBy, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "reporter"), x.Reporter != nil)
+	c.Nested(lex.Join(path, "reporter"), x.Reporter)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.QueuedAt != nil {
+		c.String(lex.Join(path, "queuedAt"), *x.QueuedAt, lex.StringRules{Format: "datetime"})
+	}
+	for v14, v15 := range x.Actions {
+		c.Nested(lex.Index(lex.Join(path, "actions"), v14), v15)
+	}
+	c.Nested(lex.Join(path, "subjectStatus"), x.SubjectStatus)
+	c.Nested(lex.Join(path, "assignment"), x.Assignment)
+	c.Nested(lex.Join(path, "queue"), x.Queue)
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *ReportDefsReportView) GetID() int64 {
 	if x == nil {
@@ -889,6 +942,18 @@ func (x *ReportDefsQueueActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#queueActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsQueueActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsQueueActivity) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPreviousStatus returns x.PreviousStatus, or its zero value if x or x.PreviousStatus is nil.
 func (x *ReportDefsQueueActivity) GetPreviousStatus() ReportDefsQueueActivity_PreviousStatus {
 	if x != nil && x.PreviousStatus != nil {
@@ -981,6 +1046,18 @@ func (x ReportDefsAssignmentActivity) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportDefsAssignmentActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.defs#assignmentActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsAssignmentActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsAssignmentActivity) ValidateLex(path string) error {
+	return nil
 }
 
 // GetPreviousStatus returns x.PreviousStatus, or its zero value if x or x.PreviousStatus is nil.
@@ -1077,6 +1154,18 @@ func (x *ReportDefsEscalationActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#escalationActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsEscalationActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsEscalationActivity) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPreviousStatus returns x.PreviousStatus, or its zero value if x or x.PreviousStatus is nil.
 func (x *ReportDefsEscalationActivity) GetPreviousStatus() ReportDefsEscalationActivity_PreviousStatus {
 	if x != nil && x.PreviousStatus != nil {
@@ -1169,6 +1258,18 @@ func (x ReportDefsCloseActivity) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportDefsCloseActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.defs#closeActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsCloseActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsCloseActivity) ValidateLex(path string) error {
+	return nil
 }
 
 // GetPreviousStatus returns x.PreviousStatus, or its zero value if x or x.PreviousStatus is nil.
@@ -1266,6 +1367,18 @@ func (x *ReportDefsReopenActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#reopenActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsReopenActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsReopenActivity) ValidateLex(path string) error {
+	return nil
+}
+
 // GetPreviousStatus returns x.PreviousStatus, or its zero value if x or x.PreviousStatus is nil.
 func (x *ReportDefsReopenActivity) GetPreviousStatus() ReportDefsReopenActivity_PreviousStatus {
 	if x != nil && x.PreviousStatus != nil {
@@ -1328,6 +1441,18 @@ func (x ReportDefsNoteActivity) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportDefsNoteActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.defs#noteActivity
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsNoteActivity) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsNoteActivity) ValidateLex(path string) error {
+	return nil
 }
 
 // ReportDefsReportActivityView_Activity is the open union
@@ -1486,9 +1611,9 @@ func (x *ReportDefsReportActivityView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderator":
 			if !d.Null() {
-				v12 := new(TeamDefsMember)
-				v12.DecodeLex(d)
-				x.Moderator = v12
+				v16 := new(TeamDefsMember)
+				v16.DecodeLex(d)
+				x.Moderator = v16
 			}
 		case "createdAt":
 			if !d.Null() {
@@ -1510,6 +1635,28 @@ func (x ReportDefsReportActivityView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportDefsReportActivityView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.defs#reportActivityView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsReportActivityView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsReportActivityView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#reportActivityView"}
+	c.Required(lex.Join(path, "activity"), x.Activity != nil)
+	c.Nested(lex.Join(path, "activity"), x.Activity)
+	c.Nested(lex.Join(path, "meta"), x.Meta)
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "moderator"), x.Moderator)
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.
@@ -1718,6 +1865,25 @@ func (x *ReportDefsLiveStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#liveStats (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsLiveStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsLiveStats) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#liveStats"}
+	if x.LastUpdated != nil {
+		c.String(lex.Join(path, "lastUpdated"), *x.LastUpdated, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetPendingCount returns x.PendingCount, or its zero value if x or x.PendingCount is nil.
 func (x *ReportDefsLiveStats) GetPendingCount() int64 {
 	if x != nil && x.PendingCount != nil {
@@ -1908,6 +2074,25 @@ func (x *ReportDefsHistoricalStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.defs#historicalStats
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsHistoricalStats) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsHistoricalStats) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#historicalStats"}
+	if x.ComputedAt != nil {
+		c.String(lex.Join(path, "computedAt"), *x.ComputedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetDate returns x.Date, or its zero value if x is nil.
 func (x *ReportDefsHistoricalStats) GetDate() string {
 	if x == nil {
@@ -2051,15 +2236,15 @@ func (x *ReportDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 			}
 		case "moderator":
 			if !d.Null() {
-				v13 := new(TeamDefsMember)
-				v13.DecodeLex(d)
-				x.Moderator = v13
+				v17 := new(TeamDefsMember)
+				v17.DecodeLex(d)
+				x.Moderator = v17
 			}
 		case "queue":
 			if !d.Null() {
-				v14 := new(QueueDefsQueueView)
-				v14.DecodeLex(d)
-				x.Queue = v14
+				v18 := new(QueueDefsQueueView)
+				v18.DecodeLex(d)
+				x.Queue = v18
 			}
 		case "reportId":
 			if !d.Null() {
@@ -2089,6 +2274,29 @@ func (x ReportDefsAssignmentView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportDefsAssignmentView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.defs#assignmentView
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportDefsAssignmentView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportDefsAssignmentView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.defs#assignmentView"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "moderator"), x.Moderator)
+	c.Nested(lex.Join(path, "queue"), x.Queue)
+	c.String(lex.Join(path, "startAt"), x.StartAt, lex.StringRules{Format: "datetime"})
+	if x.EndAt != nil {
+		c.String(lex.Join(path, "endAt"), *x.EndAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetID returns x.ID, or its zero value if x is nil.

@@ -147,6 +147,26 @@ func (x *ReportGetHistoricalStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.getHistoricalStats#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportGetHistoricalStatsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportGetHistoricalStatsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.getHistoricalStats#output.schema"}
+	for v4, v5 := range x.Stats {
+		c.Nested(lex.Index(lex.Join(path, "stats"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetStats returns x.Stats, or its zero value if x is nil.
 func (x *ReportGetHistoricalStatsOutput) GetStats() []*ReportDefsHistoricalStats {
 	if x == nil {

@@ -92,6 +92,25 @@ func (x *ReportGetLatestReportOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.getLatestReport#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportGetLatestReportOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportGetLatestReportOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.getLatestReport#output.schema"}
+	c.Required(lex.Join(path, "report"), x.Report != nil)
+	c.Nested(lex.Join(path, "report"), x.Report)
+	return c.Err()
+}
+
 // GetReport returns x.Report, or its zero value if x is nil.
 func (x *ReportGetLatestReportOutput) GetReport() *ReportDefsReportView {
 	if x == nil {

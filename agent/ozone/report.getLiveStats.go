@@ -107,6 +107,24 @@ func (x *ReportGetLiveStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.getLiveStats#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportGetLiveStatsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportGetLiveStatsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.getLiveStats#output.schema"}
+	c.Required(lex.Join(path, "stats"), x.Stats != nil)
+	c.Nested(lex.Join(path, "stats"), x.Stats)
+	return c.Err()
+}
+
 // GetStats returns x.Stats, or its zero value if x is nil.
 func (x *ReportGetLiveStatsOutput) GetStats() *ReportDefsLiveStats {
 	if x == nil {

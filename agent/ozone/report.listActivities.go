@@ -121,6 +121,26 @@ func (x *ReportListActivitiesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.listActivities#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportListActivitiesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportListActivitiesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.listActivities#output.schema"}
+	for v4, v5 := range x.Activities {
+		c.Nested(lex.Index(lex.Join(path, "activities"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetActivities returns x.Activities, or its zero value if x is nil.
 func (x *ReportListActivitiesOutput) GetActivities() []*ReportDefsReportActivityView {
 	if x == nil {

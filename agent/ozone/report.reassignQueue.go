@@ -93,6 +93,18 @@ func (x *ReportReassignQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.reassignQueue#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportReassignQueueInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportReassignQueueInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetReportID returns x.ReportID, or its zero value if x is nil.
 func (x *ReportReassignQueueInput) GetReportID() int64 {
 	if x == nil {
@@ -181,6 +193,25 @@ func (x ReportReassignQueueOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportReassignQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.report.reassignQueue#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportReassignQueueOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportReassignQueueOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.report.reassignQueue#output.schema"}
+	c.Required(lex.Join(path, "report"), x.Report != nil)
+	c.Nested(lex.Join(path, "report"), x.Report)
+	return c.Err()
 }
 
 // GetReport returns x.Report, or its zero value if x is nil.

@@ -103,6 +103,18 @@ func (x *ReportRefreshStatsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.report.refreshStats#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportRefreshStatsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportRefreshStatsInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetStartDate returns x.StartDate, or its zero value if x is nil.
 func (x *ReportRefreshStatsInput) GetStartDate() string {
 	if x == nil {
@@ -179,6 +191,18 @@ func (x ReportRefreshStatsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ReportRefreshStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.report.refreshStats#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ReportRefreshStatsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportRefreshStatsOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // ReportRefreshStats calls the procedure tools.ozone.report.refreshStats. Recompute report

@@ -76,6 +76,19 @@ func (x *ReportUnassignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.report.unassignModerator#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ReportUnassignModeratorInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ReportUnassignModeratorInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetReportID returns x.ReportID, or its zero value if x is nil.
 func (x *ReportUnassignModeratorInput) GetReportID() int64 {
 	if x == nil {

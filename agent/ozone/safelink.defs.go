@@ -134,6 +134,24 @@ func (x *SafelinkDefsEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.safelink.defs#event (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkDefsEvent) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkDefsEvent) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.defs#event"}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
+}
+
 // GetID returns x.ID, or its zero value if x is nil.
 func (x *SafelinkDefsEvent) GetID() int64 {
 	if x == nil {
@@ -381,6 +399,25 @@ func (x SafelinkDefsURLRule) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SafelinkDefsURLRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.safelink.defs#urlRule (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkDefsURLRule) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkDefsURLRule) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.defs#urlRule"}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetURL returns x.URL, or its zero value if x is nil.

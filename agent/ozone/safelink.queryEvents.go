@@ -140,6 +140,30 @@ func (x *SafelinkQueryEventsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.safelink.queryEvents#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkQueryEventsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkQueryEventsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.queryEvents#input.schema"}
+	if x.Limit != nil {
+		c.Int(lex.Join(path, "limit"), *x.Limit, lex.IntRules{
+			HasMax: true,
+			HasMin: true,
+			Max:    int64(100),
+			Min:    int64(1),
+		})
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SafelinkQueryEventsInput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -211,8 +235,8 @@ func (x *SafelinkQueryEventsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("events")
 	e.BeginArray()
-	for _, v3 := range x.Events {
-		v3.EncodeLex(e, false)
+	for _, v5 := range x.Events {
+		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -236,15 +260,15 @@ func (x *SafelinkQueryEventsOutput) DecodeLex(d *lex.Decoder) {
 			}
 		case "events":
 			if !d.Null() {
-				v4 := []*SafelinkDefsEvent{}
+				v6 := []*SafelinkDefsEvent{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 := new(SafelinkDefsEvent)
-						v5.DecodeLex(d)
-						v4 = append(v4, v5)
+						v7 := new(SafelinkDefsEvent)
+						v7.DecodeLex(d)
+						v6 = append(v6, v7)
 					}
 				}
-				x.Events = v4
+				x.Events = v6
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -262,6 +286,26 @@ func (x SafelinkQueryEventsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SafelinkQueryEventsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.safelink.queryEvents#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkQueryEventsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkQueryEventsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.queryEvents#output.schema"}
+	for v8, v9 := range x.Events {
+		c.Nested(lex.Index(lex.Join(path, "events"), v8), v9)
+	}
+	return c.Err()
 }
 
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.

@@ -180,6 +180,33 @@ func (x *SafelinkQueryRulesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.safelink.queryRules#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkQueryRulesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkQueryRulesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.queryRules#input.schema"}
+	if x.Limit != nil {
+		c.Int(lex.Join(path, "limit"), *x.Limit, lex.IntRules{
+			HasMax: true,
+			HasMin: true,
+			Max:    int64(100),
+			Min:    int64(1),
+		})
+	}
+	if x.CreatedBy != nil {
+		c.String(lex.Join(path, "createdBy"), *x.CreatedBy, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SafelinkQueryRulesInput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -275,8 +302,8 @@ func (x *SafelinkQueryRulesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("rules")
 	e.BeginArray()
-	for _, v5 := range x.Rules {
-		v5.EncodeLex(e, false)
+	for _, v9 := range x.Rules {
+		v9.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -300,15 +327,15 @@ func (x *SafelinkQueryRulesOutput) DecodeLex(d *lex.Decoder) {
 			}
 		case "rules":
 			if !d.Null() {
-				v6 := []*SafelinkDefsURLRule{}
+				v10 := []*SafelinkDefsURLRule{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(SafelinkDefsURLRule)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v11 := new(SafelinkDefsURLRule)
+						v11.DecodeLex(d)
+						v10 = append(v10, v11)
 					}
 				}
-				x.Rules = v6
+				x.Rules = v10
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -326,6 +353,25 @@ func (x SafelinkQueryRulesOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SafelinkQueryRulesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.safelink.queryRules#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkQueryRulesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkQueryRulesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.queryRules#output.schema"}
+	for v12, v13 := range x.Rules {
+		c.Nested(lex.Index(lex.Join(path, "rules"), v12), v13)
+	}
+	return c.Err()
 }
 
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.

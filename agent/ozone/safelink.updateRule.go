@@ -120,6 +120,25 @@ func (x *SafelinkUpdateRuleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.safelink.updateRule#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SafelinkUpdateRuleInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SafelinkUpdateRuleInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.safelink.updateRule#input.schema"}
+	if x.CreatedBy != nil {
+		c.String(lex.Join(path, "createdBy"), *x.CreatedBy, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetURL returns x.URL, or its zero value if x is nil.
 func (x *SafelinkUpdateRuleInput) GetURL() string {
 	if x == nil {

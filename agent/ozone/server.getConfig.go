@@ -143,6 +143,30 @@ func (x *ServerGetConfigOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.server.getConfig#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerGetConfigOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerGetConfigOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.server.getConfig#output.schema"}
+	c.Nested(lex.Join(path, "appview"), x.Appview)
+	c.Nested(lex.Join(path, "pds"), x.PDS)
+	c.Nested(lex.Join(path, "blobDivert"), x.BlobDivert)
+	c.Nested(lex.Join(path, "chat"), x.Chat)
+	c.Nested(lex.Join(path, "viewer"), x.Viewer)
+	if x.VerifierDID != nil {
+		c.String(lex.Join(path, "verifierDid"), *x.VerifierDID, lex.StringRules{Format: "did"})
+	}
+	return c.Err()
+}
+
 // GetAppview returns x.Appview, or its zero value if x is nil.
 func (x *ServerGetConfigOutput) GetAppview() *ServerGetConfigServiceConfig {
 	if x == nil {
@@ -272,6 +296,25 @@ func (x *ServerGetConfigServiceConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.server.getConfig#serviceConfig
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerGetConfigServiceConfig) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerGetConfigServiceConfig) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.server.getConfig#serviceConfig"}
+	if x.URL != nil {
+		c.String(lex.Join(path, "url"), *x.URL, lex.StringRules{Format: "uri"})
+	}
+	return c.Err()
+}
+
 // GetURL returns x.URL, or its zero value if x or x.URL is nil.
 func (x *ServerGetConfigServiceConfig) GetURL() string {
 	if x != nil && x.URL != nil {
@@ -357,6 +400,18 @@ func (x ServerGetConfigViewerConfig) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ServerGetConfigViewerConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.server.getConfig#viewerConfig
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *ServerGetConfigViewerConfig) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ServerGetConfigViewerConfig) ValidateLex(path string) error {
+	return nil
 }
 
 // GetRole returns x.Role, or its zero value if x or x.Role is nil.

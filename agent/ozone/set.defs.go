@@ -77,6 +77,32 @@ func (x *SetDefsSet) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.set.defs#set (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SetDefsSet) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetDefsSet) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.set.defs#set"}
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxLength: 128,
+		MinLength: 3,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 1024,
+			MaxLength:    10240,
+		})
+	}
+	return c.Err()
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *SetDefsSet) GetName() string {
 	if x == nil {
@@ -187,6 +213,34 @@ func (x SetDefsSetView) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SetDefsSetView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.set.defs#setView (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetDefsSetView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetDefsSetView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.set.defs#setView"}
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxLength: 128,
+		MinLength: 3,
+	})
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 1024,
+			MaxLength:    10240,
+		})
+	}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "updatedAt"), x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	return c.Err()
 }
 
 // GetName returns x.Name, or its zero value if x is nil.

@@ -75,6 +75,18 @@ func (x *SetDeleteSetInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.set.deleteSet#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetDeleteSetInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetDeleteSetInput) ValidateLex(path string) error {
+	return nil
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *SetDeleteSetInput) GetName() string {
 	if x == nil {
@@ -135,6 +147,18 @@ func (x SetDeleteSetOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SetDeleteSetOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of tools.ozone.set.deleteSet#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetDeleteSetOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetDeleteSetOutput) ValidateLex(path string) error {
+	return nil
 }
 
 var (

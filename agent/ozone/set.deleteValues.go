@@ -93,6 +93,23 @@ func (x *SetDeleteValuesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.set.deleteValues#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetDeleteValuesInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetDeleteValuesInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.set.deleteValues#input.schema"}
+	c.Len(lex.Join(path, "values"), len(x.Values), 1, 0)
+	return c.Err()
+}
+
 // GetName returns x.Name, or its zero value if x is nil.
 func (x *SetDeleteValuesInput) GetName() string {
 	if x == nil {

@@ -129,6 +129,24 @@ func (x *SetGetValuesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.set.getValues#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetGetValuesOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetGetValuesOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.set.getValues#output.schema"}
+	c.Required(lex.Join(path, "set"), x.Set != nil)
+	c.Nested(lex.Join(path, "set"), x.Set)
+	return c.Err()
+}
+
 // GetSet returns x.Set, or its zero value if x is nil.
 func (x *SetGetValuesOutput) GetSet() *SetDefsSetView {
 	if x == nil {

@@ -159,6 +159,25 @@ func (x *SetQuerySetsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.set.querySets#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SetQuerySetsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SetQuerySetsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.set.querySets#output.schema"}
+	for v4, v5 := range x.Sets {
+		c.Nested(lex.Index(lex.Join(path, "sets"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetSets returns x.Sets, or its zero value if x is nil.
 func (x *SetQuerySetsOutput) GetSets() []*SetDefsSetView {
 	if x == nil {

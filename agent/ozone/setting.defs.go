@@ -176,6 +176,40 @@ func (x *SettingDefsOption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.setting.defs#option (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *SettingDefsOption) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SettingDefsOption) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.setting.defs#option"}
+	c.String(lex.Join(path, "key"), x.Key, lex.StringRules{Format: "nsid"})
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 1024,
+			MaxLength:    10240,
+		})
+	}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.String(lex.Join(path, "createdBy"), x.CreatedBy, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "lastUpdatedBy"), x.LastUpdatedBy, lex.StringRules{Format: "did"})
+	return c.Err()
+}
+
 // GetKey returns x.Key, or its zero value if x is nil.
 func (x *SettingDefsOption) GetKey() string {
 	if x == nil {

@@ -105,6 +105,27 @@ func (x *SettingRemoveOptionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.setting.removeOptions#input.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SettingRemoveOptionsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SettingRemoveOptionsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.setting.removeOptions#input.schema"}
+	c.Len(lex.Join(path, "keys"), len(x.Keys), 1, 200)
+	for v3, v4 := range x.Keys {
+		c.String(lex.Index(lex.Join(path, "keys"), v3), v4, lex.StringRules{Format: "nsid"})
+	}
+	return c.Err()
+}
+
 // GetKeys returns x.Keys, or its zero value if x is nil.
 func (x *SettingRemoveOptionsInput) GetKeys() []string {
 	if x == nil {
@@ -174,6 +195,19 @@ func (x SettingRemoveOptionsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SettingRemoveOptionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.setting.removeOptions#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SettingRemoveOptionsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SettingRemoveOptionsOutput) ValidateLex(path string) error {
+	return nil
 }
 
 // SettingRemoveOptions calls the procedure tools.ozone.setting.removeOptions. Delete

@@ -140,6 +140,28 @@ func (x *SettingUpsertOptionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.setting.upsertOption#input.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SettingUpsertOptionInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SettingUpsertOptionInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.setting.upsertOption#input.schema"}
+	c.String(lex.Join(path, "key"), x.Key, lex.StringRules{Format: "nsid"})
+	c.Required(lex.Join(path, "value"), x.Value != nil)
+	c.Nested(lex.Join(path, "value"), x.Value)
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{MaxLength: 2000})
+	}
+	return c.Err()
+}
+
 // GetKey returns x.Key, or its zero value if x is nil.
 func (x *SettingUpsertOptionInput) GetKey() string {
 	if x == nil {
@@ -244,6 +266,25 @@ func (x SettingUpsertOptionOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SettingUpsertOptionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.setting.upsertOption#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SettingUpsertOptionOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SettingUpsertOptionOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.setting.upsertOption#output.schema"}
+	c.Required(lex.Join(path, "option"), x.Option != nil)
+	c.Nested(lex.Join(path, "option"), x.Option)
+	return c.Err()
 }
 
 // GetOption returns x.Option, or its zero value if x is nil.

@@ -75,6 +75,18 @@ func (x *SignatureDefsSigDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.signature.defs#sigDetail
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *SignatureDefsSigDetail) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SignatureDefsSigDetail) ValidateLex(path string) error {
+	return nil
+}
+
 // GetProperty returns x.Property, or its zero value if x is nil.
 func (x *SignatureDefsSigDetail) GetProperty() string {
 	if x == nil {

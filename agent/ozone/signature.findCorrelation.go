@@ -100,6 +100,26 @@ func (x *SignatureFindCorrelationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.signature.findCorrelation#output.schema (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SignatureFindCorrelationOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SignatureFindCorrelationOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.signature.findCorrelation#output.schema"}
+	for v4, v5 := range x.Details {
+		c.Nested(lex.Index(lex.Join(path, "details"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetDetails returns x.Details, or its zero value if x is nil.
 func (x *SignatureFindCorrelationOutput) GetDetails() []*SignatureDefsSigDetail {
 	if x == nil {

@@ -122,6 +122,26 @@ func (x *SignatureFindRelatedAccountsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.signature.findRelatedAccounts#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SignatureFindRelatedAccountsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SignatureFindRelatedAccountsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.signature.findRelatedAccounts#output.schema"}
+	for v4, v5 := range x.Accounts {
+		c.Nested(lex.Index(lex.Join(path, "accounts"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *SignatureFindRelatedAccountsOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {
@@ -207,8 +227,8 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) EncodeLex(e *lex.Encoder, t
 	if x.Similarities != nil {
 		e.Field("similarities")
 		e.BeginArray()
-		for _, v4 := range x.Similarities {
-			v4.EncodeLex(e, false)
+		for _, v6 := range x.Similarities {
+			v6.EncodeLex(e, false)
 		}
 		e.EndArray()
 	}
@@ -229,21 +249,21 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "account":
 			if !d.Null() {
-				v5 := new(atproto.AdminDefsAccountView)
-				v5.DecodeLex(d)
-				x.Account = v5
+				v7 := new(atproto.AdminDefsAccountView)
+				v7.DecodeLex(d)
+				x.Account = v7
 			}
 		case "similarities":
 			if !d.Null() {
-				v6 := []*SignatureDefsSigDetail{}
+				v8 := []*SignatureDefsSigDetail{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(SignatureDefsSigDetail)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(SignatureDefsSigDetail)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.Similarities = v6
+				x.Similarities = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -261,6 +281,28 @@ func (x SignatureFindRelatedAccountsRelatedAccount) MarshalJSON() ([]byte, error
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *SignatureFindRelatedAccountsRelatedAccount) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.signature.findRelatedAccounts#relatedAccount (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *SignatureFindRelatedAccountsRelatedAccount) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *SignatureFindRelatedAccountsRelatedAccount) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.signature.findRelatedAccounts#relatedAccount"}
+	c.Required(lex.Join(path, "account"), x.Account != nil)
+	c.Nested(lex.Join(path, "account"), x.Account)
+	for v10, v11 := range x.Similarities {
+		c.Nested(lex.Index(lex.Join(path, "similarities"), v10), v11)
+	}
+	return c.Err()
 }
 
 // GetAccount returns x.Account, or its zero value if x is nil.

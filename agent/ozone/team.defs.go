@@ -143,6 +143,30 @@ func (x *TeamDefsMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.team.defs#member (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *TeamDefsMember) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TeamDefsMember) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.team.defs#member"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	c.Nested(lex.Join(path, "profile"), x.Profile)
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *TeamDefsMember) GetDID() string {
 	if x == nil {

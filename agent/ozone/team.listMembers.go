@@ -131,6 +131,25 @@ func (x *TeamListMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of tools.ozone.team.listMembers#output.schema
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *TeamListMembersOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *TeamListMembersOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.team.listMembers#output.schema"}
+	for v4, v5 := range x.Members {
+		c.Nested(lex.Index(lex.Join(path, "members"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetCursor returns x.Cursor, or its zero value if x or x.Cursor is nil.
 func (x *TeamListMembersOutput) GetCursor() string {
 	if x != nil && x.Cursor != nil {

@@ -262,6 +262,38 @@ func (x *VerificationDefsVerificationView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.verification.defs#verificationView (required members, lengths, grapheme
+// counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationDefsVerificationView) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationDefsVerificationView) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.defs#verificationView"}
+	c.String(lex.Join(path, "issuer"), x.Issuer, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	if x.RevokedAt != nil {
+		c.String(lex.Join(path, "revokedAt"), *x.RevokedAt, lex.StringRules{Format: "datetime"})
+	}
+	if x.RevokedBy != nil {
+		c.String(lex.Join(path, "revokedBy"), *x.RevokedBy, lex.StringRules{Format: "did"})
+	}
+	c.Nested(lex.Join(path, "subjectProfile"), x.SubjectProfile)
+	c.Nested(lex.Join(path, "issuerProfile"), x.IssuerProfile)
+	c.Nested(lex.Join(path, "subjectRepo"), x.SubjectRepo)
+	c.Nested(lex.Join(path, "issuerRepo"), x.IssuerRepo)
+	return c.Err()
+}
+
 // GetIssuer returns x.Issuer, or its zero value if x is nil.
 func (x *VerificationDefsVerificationView) GetIssuer() string {
 	if x == nil {

@@ -88,6 +88,27 @@ func (x *VerificationGrantVerificationsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.verification.grantVerifications#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationGrantVerificationsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationGrantVerificationsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.grantVerifications#input.schema"}
+	c.Len(lex.Join(path, "verifications"), len(x.Verifications), 0, 100)
+	for v4, v5 := range x.Verifications {
+		c.Nested(lex.Index(lex.Join(path, "verifications"), v4), v5)
+	}
+	return c.Err()
+}
+
 // GetVerifications returns x.Verifications, or its zero value if x is nil.
 func (x *VerificationGrantVerificationsInput) GetVerifications() []*VerificationGrantVerificationsVerificationInput {
 	if x == nil {
@@ -124,14 +145,14 @@ func (x *VerificationGrantVerificationsOutput) EncodeLex(e *lex.Encoder, typed b
 	x.Extra.EncodeType(e, "tools.ozone.verification.grantVerifications#output.schema", typed)
 	e.Field("verifications")
 	e.BeginArray()
-	for _, v4 := range x.Verifications {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.Verifications {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	e.Field("failedVerifications")
 	e.BeginArray()
-	for _, v5 := range x.FailedVerifications {
-		v5.EncodeLex(e, false)
+	for _, v7 := range x.FailedVerifications {
+		v7.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -151,27 +172,27 @@ func (x *VerificationGrantVerificationsOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "verifications":
 			if !d.Null() {
-				v6 := []*VerificationDefsVerificationView{}
+				v8 := []*VerificationDefsVerificationView{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(VerificationDefsVerificationView)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
-					}
-				}
-				x.Verifications = v6
-			}
-		case "failedVerifications":
-			if !d.Null() {
-				v8 := []*VerificationGrantVerificationsGrantError{}
-				if d.BeginArray() {
-					for d.More() {
-						v9 := new(VerificationGrantVerificationsGrantError)
+						v9 := new(VerificationDefsVerificationView)
 						v9.DecodeLex(d)
 						v8 = append(v8, v9)
 					}
 				}
-				x.FailedVerifications = v8
+				x.Verifications = v8
+			}
+		case "failedVerifications":
+			if !d.Null() {
+				v10 := []*VerificationGrantVerificationsGrantError{}
+				if d.BeginArray() {
+					for d.More() {
+						v11 := new(VerificationGrantVerificationsGrantError)
+						v11.DecodeLex(d)
+						v10 = append(v10, v11)
+					}
+				}
+				x.FailedVerifications = v10
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -189,6 +210,29 @@ func (x VerificationGrantVerificationsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *VerificationGrantVerificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.verification.grantVerifications#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationGrantVerificationsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationGrantVerificationsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.grantVerifications#output.schema"}
+	for v12, v13 := range x.Verifications {
+		c.Nested(lex.Index(lex.Join(path, "verifications"), v12), v13)
+	}
+	for v14, v15 := range x.FailedVerifications {
+		c.Nested(lex.Index(lex.Join(path, "failedVerifications"), v14), v15)
+	}
+	return c.Err()
 }
 
 // GetVerifications returns x.Verifications, or its zero value if x is nil.
@@ -324,6 +368,28 @@ func (x *VerificationGrantVerificationsVerificationInput) UnmarshalJSON(b []byte
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.verification.grantVerifications#verificationInput (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationGrantVerificationsVerificationInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationGrantVerificationsVerificationInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.grantVerifications#verificationInput"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	c.String(lex.Join(path, "handle"), x.Handle, lex.StringRules{Format: "handle"})
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
+}
+
 // GetSubject returns x.Subject, or its zero value if x is nil.
 func (x *VerificationGrantVerificationsVerificationInput) GetSubject() string {
 	if x == nil {
@@ -426,6 +492,24 @@ func (x VerificationGrantVerificationsGrantError) MarshalJSON() ([]byte, error) 
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *VerificationGrantVerificationsGrantError) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.verification.grantVerifications#grantError (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationGrantVerificationsGrantError) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationGrantVerificationsGrantError) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.grantVerifications#grantError"}
+	c.String(lex.Join(path, "subject"), x.Subject, lex.StringRules{Format: "did"})
+	return c.Err()
 }
 
 // GetError returns x.Error, or its zero value if x is nil.

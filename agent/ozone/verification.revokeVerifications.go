@@ -97,6 +97,30 @@ func (x *VerificationRevokeVerificationsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of
+// tools.ozone.verification.revokeVerifications#input.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationRevokeVerificationsInput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationRevokeVerificationsInput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.revokeVerifications#input.schema"}
+	c.Len(lex.Join(path, "uris"), len(x.Uris), 0, 100)
+	for v3, v4 := range x.Uris {
+		c.String(lex.Index(lex.Join(path, "uris"), v3), v4, lex.StringRules{Format: "at-uri"})
+	}
+	if x.RevokeReason != nil {
+		c.String(lex.Join(path, "revokeReason"), *x.RevokeReason, lex.StringRules{MaxLength: 1000})
+	}
+	return c.Err()
+}
+
 // GetUris returns x.Uris, or its zero value if x is nil.
 func (x *VerificationRevokeVerificationsInput) GetUris() []string {
 	if x == nil {
@@ -141,14 +165,14 @@ func (x *VerificationRevokeVerificationsOutput) EncodeLex(e *lex.Encoder, typed 
 	x.Extra.EncodeType(e, "tools.ozone.verification.revokeVerifications#output.schema", typed)
 	e.Field("revokedVerifications")
 	e.BeginArray()
-	for _, v3 := range x.RevokedVerifications {
-		e.String(v3)
+	for _, v5 := range x.RevokedVerifications {
+		e.String(v5)
 	}
 	e.EndArray()
 	e.Field("failedRevocations")
 	e.BeginArray()
-	for _, v4 := range x.FailedRevocations {
-		v4.EncodeLex(e, false)
+	for _, v6 := range x.FailedRevocations {
+		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
 	x.Extra.Encode(e)
@@ -168,25 +192,25 @@ func (x *VerificationRevokeVerificationsOutput) DecodeLex(d *lex.Decoder) {
 			x.Extra.SetType(d.String())
 		case "revokedVerifications":
 			if !d.Null() {
-				v5 := []string{}
+				v7 := []string{}
 				if d.BeginArray() {
 					for d.More() {
-						v5 = append(v5, d.String())
+						v7 = append(v7, d.String())
 					}
 				}
-				x.RevokedVerifications = v5
+				x.RevokedVerifications = v7
 			}
 		case "failedRevocations":
 			if !d.Null() {
-				v6 := []*VerificationRevokeVerificationsRevokeError{}
+				v8 := []*VerificationRevokeVerificationsRevokeError{}
 				if d.BeginArray() {
 					for d.More() {
-						v7 := new(VerificationRevokeVerificationsRevokeError)
-						v7.DecodeLex(d)
-						v6 = append(v6, v7)
+						v9 := new(VerificationRevokeVerificationsRevokeError)
+						v9.DecodeLex(d)
+						v8 = append(v8, v9)
 					}
 				}
-				x.FailedRevocations = v6
+				x.FailedRevocations = v8
 			}
 		default:
 			x.Extra.Capture(d, k)
@@ -204,6 +228,29 @@ func (x VerificationRevokeVerificationsOutput) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *VerificationRevokeVerificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.verification.revokeVerifications#output.schema (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationRevokeVerificationsOutput) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationRevokeVerificationsOutput) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.revokeVerifications#output.schema"}
+	for v10, v11 := range x.RevokedVerifications {
+		c.String(lex.Index(lex.Join(path, "revokedVerifications"), v10), v11, lex.StringRules{Format: "at-uri"})
+	}
+	for v12, v13 := range x.FailedRevocations {
+		c.Nested(lex.Index(lex.Join(path, "failedRevocations"), v12), v13)
+	}
+	return c.Err()
 }
 
 // GetRevokedVerifications returns x.RevokedVerifications, or its zero value if x is nil.
@@ -317,6 +364,24 @@ func (x VerificationRevokeVerificationsRevokeError) MarshalJSON() ([]byte, error
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *VerificationRevokeVerificationsRevokeError) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of
+// tools.ozone.verification.revokeVerifications#revokeError (required members, lengths,
+// grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *VerificationRevokeVerificationsRevokeError) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *VerificationRevokeVerificationsRevokeError) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "tools.ozone.verification.revokeVerifications#revokeError"}
+	c.String(lex.Join(path, "uri"), x.URI, lex.StringRules{Format: "at-uri"})
+	return c.Err()
 }
 
 // GetURI returns x.URI, or its zero value if x is nil.

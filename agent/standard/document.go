@@ -90,6 +90,35 @@ func (x *DocumentContributor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.document#contributor (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *DocumentContributor) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *DocumentContributor) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.document#contributor"}
+	c.String(lex.Join(path, "did"), x.DID, lex.StringRules{Format: "did"})
+	if x.DisplayName != nil {
+		c.String(lex.Join(path, "displayName"), *x.DisplayName, lex.StringRules{
+			MaxGraphemes: 100,
+			MaxLength:    1000,
+		})
+	}
+	if x.Role != nil {
+		c.String(lex.Join(path, "role"), *x.Role, lex.StringRules{
+			MaxGraphemes: 100,
+			MaxLength:    1000,
+		})
+	}
+	return c.Err()
+}
+
 // GetDID returns x.DID, or its zero value if x is nil.
 func (x *DocumentContributor) GetDID() string {
 	if x == nil {
@@ -394,6 +423,51 @@ func (x Document) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *Document) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of site.standard.document (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *Document) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *Document) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.document"}
+	c.Nested(lex.Join(path, "bskyPostRef"), x.BskyPostRef)
+	c.Nested(lex.Join(path, "content"), x.Content)
+	for v8, v9 := range x.Contributors {
+		c.Nested(lex.Index(lex.Join(path, "contributors"), v8), v9)
+	}
+	c.Blob(lex.Join(path, "coverImage"), x.CoverImage, []string{"image/*"}, int64(1000000))
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 3000,
+			MaxLength:    30000,
+		})
+	}
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.Nested(lex.Join(path, "links"), x.Links)
+	c.String(lex.Join(path, "publishedAt"), x.PublishedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "site"), x.Site, lex.StringRules{Format: "uri"})
+	for v10, v11 := range x.Tags {
+		c.String(lex.Index(lex.Join(path, "tags"), v10), v11, lex.StringRules{
+			MaxGraphemes: 128,
+			MaxLength:    1280,
+		})
+	}
+	c.String(lex.Join(path, "title"), x.Title, lex.StringRules{
+		MaxGraphemes: 500,
+		MaxLength:    5000,
+	})
+	if x.UpdatedAt != nil {
+		c.String(lex.Join(path, "updatedAt"), *x.UpdatedAt, lex.StringRules{Format: "datetime"})
+	}
+	return c.Err()
 }
 
 // GetBskyPostRef returns x.BskyPostRef, or its zero value if x is nil.

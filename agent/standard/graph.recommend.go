@@ -80,6 +80,24 @@ func (x *GraphRecommend) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.graph.recommend (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphRecommend) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphRecommend) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.graph.recommend"}
+	c.String(lex.Join(path, "createdAt"), x.CreatedAt, lex.StringRules{Format: "datetime"})
+	c.String(lex.Join(path, "document"), x.Document, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetCreatedAt returns x.CreatedAt, or its zero value if x is nil.
 func (x *GraphRecommend) GetCreatedAt() string {
 	if x == nil {

@@ -82,6 +82,26 @@ func (x *GraphSubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.graph.subscription (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *GraphSubscription) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *GraphSubscription) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.graph.subscription"}
+	if x.CreatedAt != nil {
+		c.String(lex.Join(path, "createdAt"), *x.CreatedAt, lex.StringRules{Format: "datetime"})
+	}
+	c.String(lex.Join(path, "publication"), x.Publication, lex.StringRules{Format: "at-uri"})
+	return c.Err()
+}
+
 // GetCreatedAt returns x.CreatedAt, or its zero value if x or x.CreatedAt is nil.
 func (x *GraphSubscription) GetCreatedAt() string {
 	if x != nil && x.CreatedAt != nil {

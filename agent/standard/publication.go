@@ -161,6 +161,37 @@ func (x *Publication) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.publication (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *Publication) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *Publication) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.publication"}
+	c.Nested(lex.Join(path, "basicTheme"), x.BasicTheme)
+	if x.Description != nil {
+		c.String(lex.Join(path, "description"), *x.Description, lex.StringRules{
+			MaxGraphemes: 3000,
+			MaxLength:    30000,
+		})
+	}
+	c.Blob(lex.Join(path, "icon"), x.Icon, []string{"image/*"}, int64(1000000))
+	c.Nested(lex.Join(path, "labels"), x.Labels)
+	c.String(lex.Join(path, "name"), x.Name, lex.StringRules{
+		MaxGraphemes: 500,
+		MaxLength:    5000,
+	})
+	c.Nested(lex.Join(path, "preferences"), x.Preferences)
+	c.String(lex.Join(path, "url"), x.URL, lex.StringRules{Format: "uri"})
+	return c.Err()
+}
+
 // GetBasicTheme returns x.BasicTheme, or its zero value if x is nil.
 func (x *Publication) GetBasicTheme() *ThemeBasic {
 	if x == nil {
@@ -280,6 +311,18 @@ func (x PublicationPreferences) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *PublicationPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of site.standard.publication#preferences
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join.
+func (x *PublicationPreferences) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *PublicationPreferences) ValidateLex(path string) error {
+	return nil
 }
 
 // GetShowInDiscover returns x.ShowInDiscover, or the lexicon default, true, if x or x.ShowInDiscover is nil.

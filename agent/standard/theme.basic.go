@@ -184,6 +184,30 @@ func (x *ThemeBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.theme.basic (required members,
+// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
+// *lex.ValidationError values joined with errors.Join.
+func (x *ThemeBasic) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ThemeBasic) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.theme.basic"}
+	c.Required(lex.Join(path, "accent"), x.Accent != nil)
+	c.Nested(lex.Join(path, "accent"), x.Accent)
+	c.Required(lex.Join(path, "accentForeground"), x.AccentForeground != nil)
+	c.Nested(lex.Join(path, "accentForeground"), x.AccentForeground)
+	c.Required(lex.Join(path, "background"), x.Background != nil)
+	c.Nested(lex.Join(path, "background"), x.Background)
+	c.Required(lex.Join(path, "foreground"), x.Foreground != nil)
+	c.Nested(lex.Join(path, "foreground"), x.Foreground)
+	return c.Err()
+}
+
 // GetAccent returns x.Accent, or its zero value if x is nil.
 func (x *ThemeBasic) GetAccent() ThemeBasic_Accent {
 	if x == nil {

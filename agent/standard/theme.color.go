@@ -83,6 +83,40 @@ func (x *ThemeColorRgb) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
+// Validate checks x against the constraints of site.standard.theme.color#rgb (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ThemeColorRgb) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ThemeColorRgb) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.theme.color#rgb"}
+	c.Int(lex.Join(path, "b"), x.B, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "g"), x.G, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "r"), x.R, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	return c.Err()
+}
+
 // GetB returns x.B, or its zero value if x is nil.
 func (x *ThemeColorRgb) GetB() int64 {
 	if x == nil {
@@ -191,6 +225,46 @@ func (x ThemeColorRgba) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *ThemeColorRgba) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
+}
+
+// Validate checks x against the constraints of site.standard.theme.color#rgba (required
+// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
+// nil or *lex.ValidationError values joined with errors.Join.
+func (x *ThemeColorRgba) Validate() error {
+	return x.ValidateLex("")
+}
+
+// ValidateLex validates x as the value at path; Validate calls it.
+func (x *ThemeColorRgba) ValidateLex(path string) error {
+	if x == nil {
+		return nil
+	}
+	c := lex.Checker{Type: "site.standard.theme.color#rgba"}
+	c.Int(lex.Join(path, "a"), x.A, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(100),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "b"), x.B, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "g"), x.G, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	c.Int(lex.Join(path, "r"), x.R, lex.IntRules{
+		HasMax: true,
+		HasMin: true,
+		Max:    int64(255),
+		Min:    int64(0),
+	})
+	return c.Err()
 }
 
 // GetA returns x.A, or its zero value if x is nil.
