@@ -46,7 +46,11 @@ func TestValidate(t *testing.T) {
 		want []string // substrings of the joined error; nil means valid
 	}{
 		{"valid post", validPost(), nil},
-		{"valid images", func() *bsky.FeedPost { p := validPost(); p.Embed = &bsky.EmbedImages{Images: []*bsky.EmbedImagesImage{image("a cat", "image/jpeg", 900_000)}}; return p }(), nil},
+		{"valid images", func() *bsky.FeedPost {
+			p := validPost()
+			p.Embed = &bsky.EmbedImages{Images: []*bsky.EmbedImagesImage{image("a cat", "image/jpeg", 900_000)}}
+			return p
+		}(), nil},
 		{"five images", tooManyImages, []string{"embed.images", "5 items, at most 4"}},
 		{"301 graphemes", longText, []string{"text", "301 graphemes, at most 300"}},
 		{"bytes over limit", emoji, []string{"text", "bytes, at most 3000"}},
