@@ -459,3 +459,35 @@ func TestRedirectAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestResponseSizeCaps(t *testing.T) {
+	ctx := context.Background()
+	huge := strings.Repeat("x", maxMetadataSize)
+	// A token response over the cap.
+	f := newFakeNet(t)
+	f.addAccount(aliceDID, "alice.test")
+	f.tokenResp = func(m map[string]any) { m["padding"] = huge }
+	c, _, _, _ := f.newClient()
+	authURL, err := c.Authorize(ctx, "alice.test", AuthorizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Callback(ctx, f.approve(authURL, aliceDID)); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("token response: %v", err)
+	}
+	// A PAR response over the cap.
+	f.parResp = func(m map[string]any) { m["padding"] = huge }
+	if _, err := c.Authorize(ctx, "alice.test", AuthorizeOptions{}); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("PAR response: %v", err)
+	}
+	// A DID document over the cap; the error is a *ResolverError.
+	f.parResp = nil
+	f.mu.Lock()
+	f.docs[aliceDID]["padding"] = huge
+	f.mu.Unlock()
+	_, err = c.Authorize(ctx, "alice.test", AuthorizeOptions{})
+	var re *ResolverError
+	if !errors.Is(err, ErrResponseTooLarge) || !errors.As(err, &re) || re.Input != "alice.test" {
+		t.Fatalf("DID document: %v", err)
+	}
+}
