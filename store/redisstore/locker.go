@@ -121,13 +121,13 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration) (*L
 	for {
 		ok, err := l.c.SetNX(ctx, l.prefix+key, lease.token, ttl).Result()
 		if err != nil {
+			// The command may have reached Redis before the connection
+			// failed or ctx ended: free the lock if it is ours, then report.
+			lease.releaseRemote()
 			local.Release()
 			if ctx.Err() != nil {
 				return nil, store.LockTimeoutError(ctx, key)
 			}
-			// The command may have reached Redis before the connection
-			// failed: free the lock if it is ours, then report.
-			lease.releaseRemote()
 			return nil, fmt.Errorf("redisstore: lock %q: %w", key, err)
 		}
 		if ok {

@@ -78,6 +78,9 @@ func (l *Locker) acquire(ctx context.Context, key string, ttl time.Duration) (*L
 		notify := l.releasedChan()
 		ok, err := lease.try(ctx, ttl)
 		if err != nil {
+			// If ctx ended as the statement committed, the row may be ours:
+			// delete it if so.
+			lease.releaseRemote()
 			local.Release()
 			if ctx.Err() != nil {
 				return nil, store.LockTimeoutError(ctx, key)
@@ -141,15 +144,20 @@ func (l *Locker) notifyReleased() {
 // is freed when its ttl ends.
 func (s *Lease) Release() {
 	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultBusyTimeout)
-		defer cancel()
-		_ = retry(ctx, func() error {
-			_, err := s.l.db.locks.ExecContext(ctx,
-				`DELETE FROM locks WHERE name = ? AND owner = ?`, s.key, s.token)
-			return err
-		})
+		s.releaseRemote()
 		s.local.Release()
 		s.l.notifyReleased()
+	})
+}
+
+// releaseRemote deletes the lease row if it still holds our token.
+func (s *Lease) releaseRemote() {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultBusyTimeout)
+	defer cancel()
+	_ = retry(ctx, func() error {
+		_, err := s.l.db.locks.ExecContext(ctx,
+			`DELETE FROM locks WHERE name = ? AND owner = ?`, s.key, s.token)
+		return err
 	})
 }
 
