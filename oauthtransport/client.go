@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atpgo/atp/store"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // TXTResolver looks up DNS TXT records. *net.Resolver implements it.
@@ -164,6 +165,12 @@ func NewClient(cfg Config) (*Client, error) {
 func (c *Client) Metadata() ClientMetadata {
 	m := c.md
 	m.RedirectURIs = append([]string(nil), m.RedirectURIs...)
+	m.GrantTypes = append([]string(nil), m.GrantTypes...)
+	m.ResponseTypes = append([]string(nil), m.ResponseTypes...)
+	if m.JWKS != nil {
+		set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), m.JWKS.Keys...)}
+		m.JWKS = &set
+	}
 	return m
 }
 
