@@ -118,7 +118,7 @@ func TestGraphemeLen(t *testing.T) {
 		"abc":        3,
 		"héllo":      5,
 		"e\u0301":    1, // e + combining acute
-		"👩‍👩‍👧":        1,
+		"👩‍👩‍👧":      1,
 		"👋🏽👋🏽":       2,
 		"🇫🇷🇯🇵":       2,
 		"日本語":        3,
