@@ -13,9 +13,20 @@ import (
 )
 
 type generator struct {
-	cfg  Config
-	res  *resolver
-	pkgs map[string]*pkg // by authority
+	cfg       Config
+	res       *resolver
+	pkgs      map[string]*pkg         // by authority
+	endpoints map[string]*endpointSig // by NSID, filled while building
+}
+
+// endpointSig is what the Agent file needs to know of a generated call.
+type endpointSig struct {
+	pkgPath, name        string
+	procedure, hasParams bool
+	pages                bool
+	params               []*field
+	in, out              body
+	outFields            []*field // inline output object's array members
 }
 
 // pkg is one generated Go package.
@@ -1264,7 +1275,7 @@ func (fg *fileGen) decodeValue(t *typ, assign func(jen.Code) jen.Code) []jen.Cod
 }
 
 // paramGo returns the Go type of a query parameter.
-func (fg *fileGen) paramType(f *field) *jen.Statement {
+func paramType(f *field) *jen.Statement {
 	if f.t.kind == kArray {
 		return jen.Index().Add(f.t.elem.base())
 	}
@@ -1349,7 +1360,7 @@ func (fg *fileGen) emitParams(name, endpointID string, fields []*field) {
 		if text := wrap(joinDesc(f.desc, notes)); text != "" {
 			sfields = append(sfields, comment(text)...)
 		}
-		sfields = append(sfields, jen.Id(f.goName).Add(fg.paramType(f)))
+		sfields = append(sfields, jen.Id(f.goName).Add(paramType(f)))
 		ref := jen.Id("p").Dot(f.goName)
 		switch {
 		case f.t.kind == kArray:
@@ -1405,13 +1416,20 @@ func (fg *fileGen) emitEndpoint(d *def, name string, params *lexicon.SchemaParam
 	in := fg.bodyOf(inputB, name+"Input", "defs/main/input", "main.input")
 	out := fg.bodyOf(outputB, name+"Output", "defs/main/output", "main.output")
 	errVars := fg.emitErrors(d, name)
+	sig := &endpointSig{pkgPath: fg.p.path, name: name, procedure: procedure, hasParams: hasParams, params: pfields, in: in, out: out}
+	if outputB != nil && outputB.Schema != nil {
+		if obj, ok := outputB.Schema.Inner.(lexicon.SchemaObject); ok && out.t != nil {
+			sig.outFields = fg.fieldsNoEmit(obj, "defs/main/output/schema")
+		}
+	}
+	fg.g.endpoints[id] = sig
 
 	// Signature.
 	args := []jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("c").Add(lexQual("Client"))}
 	var argDocs []string
 	for _, f := range pfields {
 		if f.required {
-			args = append(args, jen.Id(argName(f.json)).Add(fg.paramType(f)))
+			args = append(args, jen.Id(argName(f.json)).Add(paramType(f)))
 			argDocs = append(argDocs, argName(f.json))
 		}
 	}
@@ -1546,7 +1564,34 @@ func (fg *fileGen) emitEndpoint(d *def, name string, params *lexicon.SchemaParam
 	fg.f.Line()
 	if !procedure && hasCursor(pfields, outputB) && out.t != nil && out.t.kind == kObject {
 		fg.emitPages(name, id, pfields, out.t)
+		sig.pages = true
 	}
+}
+
+// fieldsNoEmit returns the names and array element types of an output
+// object's members, for item iterators, without emitting anything again.
+func (fg *fileGen) fieldsNoEmit(obj lexicon.SchemaObject, jsonPath string) []*field {
+	var out []*field
+	for _, k := range fg.sc.keys(jsonPath+"/properties", mapKeys(obj.Properties)) {
+		arr, ok := obj.Properties[k].Inner.(lexicon.SchemaArray)
+		if !ok {
+			continue
+		}
+		var elem *typ
+		switch n := arr.Items.Inner.(type) {
+		case lexicon.SchemaRef:
+			elem = fg.refType(n.Ref, "main.output")
+		case lexicon.SchemaString:
+			if len(n.KnownValues) > 0 || len(n.Enum) > 0 {
+				continue
+			}
+			elem = &typ{kind: kString}
+		default:
+			continue
+		}
+		out = append(out, &field{json: k, goName: exported(k), t: &typ{kind: kArray, elem: elem}})
+	}
+	return out
 }
 
 // hasCursor reports whether a query is cursor-paginated: an optional
@@ -1581,7 +1626,7 @@ func (fg *fileGen) emitPages(name, id string, pfields []*field, out *typ) {
 	call := []jen.Code{jen.Id("ctx"), jen.Id("c")}
 	for _, f := range pfields {
 		if f.required {
-			args = append(args, jen.Id(argName(f.json)).Add(fg.paramType(f)))
+			args = append(args, jen.Id(argName(f.json)).Add(paramType(f)))
 			call = append(call, jen.Id(argName(f.json)))
 		}
 	}

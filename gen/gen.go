@@ -52,6 +52,51 @@ type Config struct {
 	// Packages overrides the Go package name chosen for an authority
 	// ("app.bsky" → "bsky").
 	Packages map[string]string
+	// Agent, if set, also generates short methods on a hand-written type
+	// that implements lex.Client (this module's Agent).
+	Agent *AgentConfig
+}
+
+// AgentConfig describes the file of short methods generated for an
+// Agent-like type: each method sends a generated call through the receiver.
+type AgentConfig struct {
+	// Path of the file, relative to the output directory ("../agent_gen.go").
+	Path string
+	// PkgPath and PkgName are the import path and name of its package.
+	PkgPath, PkgName string
+	// Type is the receiver type's name ("Agent"); it must implement lex.Client.
+	Type string
+	// Methods lists the methods to generate.
+	Methods []AgentMethod
+}
+
+// AgentMethod is one generated method: Name calls the endpoint NSID. When
+// Items names an array member of the endpoint's output, the method is an
+// iterator over those items across every page instead.
+type AgentMethod struct {
+	Name, NSID, Items string
+}
+
+// ParseAgentMethods reads a method list: one "Name NSID [items]" per line;
+// blank lines and lines starting with # are ignored.
+func ParseAgentMethods(text string) ([]AgentMethod, error) {
+	var out []AgentMethod
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 || len(f) > 3 {
+			return nil, fmt.Errorf("line %d: want NAME NSID [ITEMS], got %q", i+1, line)
+		}
+		m := AgentMethod{Name: f[0], NSID: f[1]}
+		if len(f) == 3 {
+			m.Items = f[2]
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // File is one generated file.
@@ -68,9 +113,10 @@ type File struct {
 // writes nothing; on any error it returns no files.
 func Generate(set *Set, deps *Set, cfg Config) ([]File, error) {
 	g := &generator{
-		cfg:  cfg,
-		res:  &resolver{sets: []*Set{set, deps}},
-		pkgs: map[string]*pkg{},
+		cfg:       cfg,
+		res:       &resolver{sets: []*Set{set, deps}},
+		pkgs:      map[string]*pkg{},
+		endpoints: map[string]*endpointSig{},
 	}
 	if g.cfg.ImportPath == "" {
 		return nil, errors.New("gen: Config.ImportPath is empty")
@@ -123,6 +169,13 @@ func Generate(set *Set, deps *Set, cfg Config) ([]File, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if cfg.Agent != nil {
+		f, err := g.agentFile(cfg.Agent)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job{f: f, path: cfg.Agent.Path})
 	}
 	files := make([]File, 0, len(jobs)+len(g.pkgs))
 	for _, auth := range mapKeys(g.pkgs) {

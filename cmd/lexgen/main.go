@@ -76,6 +76,7 @@ func run(args []string) error {
 	outDir := fl.String("out", "agent", "output `directory`; each lexicon authority becomes a package below it")
 	check := fl.Bool("check", false, "write nothing; exit non-zero and name every stale, missing or extra file")
 	importPath := fl.String("importpath", "", "Go import `path` of -out (default: derived from the enclosing go.mod)")
+	agentList := fl.String("agent", "agent_methods.txt", "`file` listing the short Agent methods to generate into agent_gen.go beside it; ignored if it does not exist")
 	imports := mapFlag{}
 	fl.Var(imports, "import", "map an NSID `prefix=importpath` to a package generated elsewhere (repeatable)")
 	packages := mapFlag{}
@@ -122,6 +123,15 @@ func run(args []string) error {
 	for k, v := range imports {
 		cfg.Imports[k] = v
 	}
+	if b, err := os.ReadFile(*agentList); err == nil {
+		ac, err := agentConfig(*agentList, b, *outDir)
+		if err != nil {
+			return err
+		}
+		cfg.Agent = ac
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	files, err := gen.Generate(set, builtin, cfg)
 	if err != nil {
 		return fmt.Errorf("lexgen: %w", err)
@@ -144,6 +154,32 @@ func run(args []string) error {
 		return nil
 	}
 	return gen.WriteFiles(*outDir, files)
+}
+
+// agentConfig builds the generator's Agent settings from a method list:
+// the methods go into agent_gen.go in the list's directory and package,
+// on the type Agent.
+func agentConfig(listPath string, list []byte, outDir string) (*gen.AgentConfig, error) {
+	methods, err := gen.ParseAgentMethods(string(list))
+	if err != nil {
+		return nil, fmt.Errorf("lexgen: %s: %w", listPath, err)
+	}
+	dir := filepath.Dir(listPath)
+	pkgPath, err := modulePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(outDir, filepath.Join(dir, "agent_gen.go"))
+	if err != nil {
+		return nil, err
+	}
+	return &gen.AgentConfig{
+		Path:    filepath.ToSlash(rel),
+		PkgPath: pkgPath,
+		PkgName: pkgPath[strings.LastIndex(pkgPath, "/")+1:],
+		Type:    "Agent",
+		Methods: methods,
+	}, nil
 }
 
 // moduleLine returns the module path declared in a go.mod file.
