@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -104,6 +105,15 @@ type Client struct {
 func NewClient(cfg Config) (*Client, error) {
 	if cfg.StateStore == nil || cfg.SessionStore == nil {
 		return nil, errors.New("oauthtransport: Config.StateStore and Config.SessionStore are required")
+	}
+	for name, u := range map[string]string{"PLCURL": cfg.PLCURL, "HandleResolverURL": cfg.HandleResolverURL} {
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			return nil, fmt.Errorf("oauthtransport: Config.%s %q is not an http(s) base URL", name, u)
+		}
 	}
 	md, err := completeMetadata(cfg.Metadata, cfg.Keys)
 	if err != nil {

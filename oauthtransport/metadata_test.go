@@ -100,6 +100,11 @@ func TestNewClientLoopback(t *testing.T) {
 	if _, err := NewClient(Config{Metadata: ClientMetadata{ClientID: "http://localhost"}}); err == nil {
 		t.Fatal("no stores accepted")
 	}
+	for _, u := range []string{"plc.directory", "ftp://plc.directory", "https://plc.directory?x=1"} {
+		if _, err := NewClient(Config{Metadata: ClientMetadata{ClientID: "http://localhost"}, PLCURL: u, StateStore: newMemStore(), SessionStore: newMemStore()}); err == nil {
+			t.Errorf("PLCURL %q accepted", u)
+		}
+	}
 }
 
 func TestClientIDRules(t *testing.T) {
