@@ -170,3 +170,5 @@ func (f *fake) agent(opts ...Option) *Agent {
 func (f *fake) public(opts ...Option) *Agent {
 	return NewAgent(&HTTPTransport{URL: f.srv.URL, Client: f.srv.Client()}, opts...)
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
