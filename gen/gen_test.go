@@ -448,3 +448,16 @@ func TestWriteFilesRemovesStaleKeepsHandWritten(t *testing.T) {
 		t.Errorf("after writing: stale %v extra %v", stale, extra)
 	}
 }
+
+func TestKnownValueCollisionIsAnError(t *testing.T) {
+	m := fstest.MapFS{"com/example/x.json": {Data: []byte(`{"lexicon":1,"id":"com.example.x","defs":{
+		"mode":{"type":"string","knownValues":["read-only","read_only"]}}}`)}}
+	set, err := gen.Load(m, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = gen.Generate(set, nil, gen.Config{ImportPath: "example.com/x"})
+	if err == nil || !strings.Contains(err.Error(), "XModeReadOnly") {
+		t.Fatalf("want an error naming XModeReadOnly, got %v", err)
+	}
+}

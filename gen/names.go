@@ -130,9 +130,12 @@ func defName(nsid, name string) string {
 	return nsidName(nsid) + exported(name)
 }
 
-// valueName turns a known value of a string into a constant name suffix.
-// Letters and digits are kept; '-', '.', ' ', ':' and '/' start a new word;
-// '_' is kept; a leading '!' becomes "Bang". A token reference
+// valueName turns a known value of a string into a constant name suffix:
+// every run of letters and digits is a word, capitalised (an all-capitals
+// word is lower-cased first, an initialism upper-cased); a leading '!'
+// becomes "Bang" ("posts_with_replies" → PostsWithReplies, "!hide" →
+// BangHide, "JOB_STATE_COMPLETED" → JobStateCompleted). Two values of one
+// type that map to the same name are a generation error. A token reference
 // ("app.bsky.graph.defs#modlist") uses the token's name, prefixed with its
 // lexicon's name when the token lives in another lexicon than owner.
 func valueName(v, owner string) string {
@@ -148,23 +151,20 @@ func valueName(v, owner string) string {
 		return name
 	}
 	var b strings.Builder
-	upNext := true
-	for i, r := range v {
-		switch {
-		case r == '!' && i == 0:
-			b.WriteString("Bang")
-			upNext = true
-		case r == '_':
-			b.WriteRune(r)
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if upNext {
-				r = unicode.ToUpper(r)
-				upNext = false
-			}
-			b.WriteRune(r)
-		default:
-			upNext = true
+	if strings.HasPrefix(v, "!") {
+		b.WriteString("Bang")
+	}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool {
+		return r >= unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r))
+	}) {
+		if up, ok := initialisms[strings.ToLower(w)]; ok {
+			b.WriteString(up)
+			continue
 		}
+		if strings.ToUpper(w) == w {
+			w = strings.ToLower(w) // JOB_STATE_COMPLETED → JobStateCompleted
+		}
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 	}
 	s := b.String()
 	if s == "" {

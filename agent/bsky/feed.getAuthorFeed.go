@@ -22,16 +22,16 @@ const FeedGetAuthorFeedNSID = "app.bsky.feed.getAuthorFeed"
 type FeedGetAuthorFeedParams_Filter string
 
 const (
-	// FeedGetAuthorFeedParams_FilterPosts_with_replies is "posts_with_replies".
-	FeedGetAuthorFeedParams_FilterPosts_with_replies FeedGetAuthorFeedParams_Filter = "posts_with_replies"
-	// FeedGetAuthorFeedParams_FilterPosts_no_replies is "posts_no_replies".
-	FeedGetAuthorFeedParams_FilterPosts_no_replies FeedGetAuthorFeedParams_Filter = "posts_no_replies"
-	// FeedGetAuthorFeedParams_FilterPosts_with_media is "posts_with_media".
-	FeedGetAuthorFeedParams_FilterPosts_with_media FeedGetAuthorFeedParams_Filter = "posts_with_media"
-	// FeedGetAuthorFeedParams_FilterPosts_and_author_threads is "posts_and_author_threads".
-	FeedGetAuthorFeedParams_FilterPosts_and_author_threads FeedGetAuthorFeedParams_Filter = "posts_and_author_threads"
-	// FeedGetAuthorFeedParams_FilterPosts_with_video is "posts_with_video".
-	FeedGetAuthorFeedParams_FilterPosts_with_video FeedGetAuthorFeedParams_Filter = "posts_with_video"
+	// FeedGetAuthorFeedParams_FilterPostsWithReplies is "posts_with_replies".
+	FeedGetAuthorFeedParams_FilterPostsWithReplies FeedGetAuthorFeedParams_Filter = "posts_with_replies"
+	// FeedGetAuthorFeedParams_FilterPostsNoReplies is "posts_no_replies".
+	FeedGetAuthorFeedParams_FilterPostsNoReplies FeedGetAuthorFeedParams_Filter = "posts_no_replies"
+	// FeedGetAuthorFeedParams_FilterPostsWithMedia is "posts_with_media".
+	FeedGetAuthorFeedParams_FilterPostsWithMedia FeedGetAuthorFeedParams_Filter = "posts_with_media"
+	// FeedGetAuthorFeedParams_FilterPostsAndAuthorThreads is "posts_and_author_threads".
+	FeedGetAuthorFeedParams_FilterPostsAndAuthorThreads FeedGetAuthorFeedParams_Filter = "posts_and_author_threads"
+	// FeedGetAuthorFeedParams_FilterPostsWithVideo is "posts_with_video".
+	FeedGetAuthorFeedParams_FilterPostsWithVideo FeedGetAuthorFeedParams_Filter = "posts_with_video"
 )
 
 // FeedGetAuthorFeedParams holds the optional parameters of app.bsky.feed.getAuthorFeed. A

@@ -12,10 +12,10 @@ import lex "github.com/atpgo/atp/agent/lex"
 type VideoDefsJobStatus_State string
 
 const (
-	// VideoDefsJobStatus_StateJOB_STATE_COMPLETED is "JOB_STATE_COMPLETED".
-	VideoDefsJobStatus_StateJOB_STATE_COMPLETED VideoDefsJobStatus_State = "JOB_STATE_COMPLETED"
-	// VideoDefsJobStatus_StateJOB_STATE_FAILED is "JOB_STATE_FAILED".
-	VideoDefsJobStatus_StateJOB_STATE_FAILED VideoDefsJobStatus_State = "JOB_STATE_FAILED"
+	// VideoDefsJobStatus_StateJobStateCompleted is "JOB_STATE_COMPLETED".
+	VideoDefsJobStatus_StateJobStateCompleted VideoDefsJobStatus_State = "JOB_STATE_COMPLETED"
+	// VideoDefsJobStatus_StateJobStateFailed is "JOB_STATE_FAILED".
+	VideoDefsJobStatus_StateJobStateFailed VideoDefsJobStatus_State = "JOB_STATE_FAILED"
 )
 
 // VideoDefsJobStatus is the object app.bsky.video.defs#jobStatus.

@@ -2099,8 +2099,8 @@ type ModerationDefsModEventTakedown_TargetServices string
 const (
 	// ModerationDefsModEventTakedown_TargetServicesAppview is "appview".
 	ModerationDefsModEventTakedown_TargetServicesAppview ModerationDefsModEventTakedown_TargetServices = "appview"
-	// ModerationDefsModEventTakedown_TargetServicesPds is "pds".
-	ModerationDefsModEventTakedown_TargetServicesPds ModerationDefsModEventTakedown_TargetServices = "pds"
+	// ModerationDefsModEventTakedown_TargetServicesPDS is "pds".
+	ModerationDefsModEventTakedown_TargetServicesPDS ModerationDefsModEventTakedown_TargetServices = "pds"
 )
 
 // ModerationDefsModEventTakedown is the object tools.ozone.moderation.defs#modEventTakedown.

@@ -246,8 +246,8 @@ type SafelinkDefsPatternType string
 const (
 	// SafelinkDefsPatternTypeDomain is "domain".
 	SafelinkDefsPatternTypeDomain SafelinkDefsPatternType = "domain"
-	// SafelinkDefsPatternTypeUrl is "url".
-	SafelinkDefsPatternTypeUrl SafelinkDefsPatternType = "url"
+	// SafelinkDefsPatternTypeURL is "url".
+	SafelinkDefsPatternTypeURL SafelinkDefsPatternType = "url"
 )
 
 // SafelinkDefsActionType is a string defined at tools.ozone.safelink.defs#actionType. Its
