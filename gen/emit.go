@@ -730,7 +730,7 @@ func (fg *fileGen) emitUnion(name string, n lexicon.SchemaUnion, defPath string)
 		cases = append(cases, jen.Default().Block(
 			jen.Id("d").Dot("Fail").Call(jen.Op("&").Add(lexQual("UnionError")).Values(jen.Dict{
 				jen.Id("Union"): jen.Lit(origin),
-				jen.Id("Type"):  jen.Id("t"),
+				jen.Id("Type"):  jen.String().Call(jen.Id("t")),
 			})),
 			jen.Return(jen.Nil()),
 		))
@@ -739,7 +739,7 @@ func (fg *fileGen) emitUnion(name string, n lexicon.SchemaUnion, defPath string)
 	}
 	fg.f.Func().Id(dec).Params(jen.Id("d").Op("*").Add(lexQual("Decoder"))).Id(name).Block(
 		jen.If(jen.Id("d").Dot("Null").Call()).Block(jen.Return(jen.Nil())),
-		jen.Switch(jen.Id("t").Op(":=").Id("d").Dot("PeekType").Call(), jen.Id("t")).Block(cases...),
+		jen.Switch(jen.Id("t").Op(":=").Id("d").Dot("PeekTypeBytes").Call(), jen.String().Call(jen.Id("t"))).Block(cases...),
 	)
 	fg.f.Line()
 	t := &typ{kind: kUnion, path: fg.p.path, name: name, closed: closed}
@@ -862,7 +862,7 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 
 	// DecodeLex
 	cases := []jen.Code{
-		jen.Case(jen.Lit("$type")).Block(jen.Id("x").Dot("Extra").Dot("SetType").Call(jen.Id("d").Dot("String").Call())),
+		jen.Case(jen.Lit("$type")).Block(jen.Id("x").Dot("Extra").Dot("SetType").Call(jen.Id("d").Dot("StringIntern").Call(jen.Lit(id)))),
 	}
 	for _, f := range fields {
 		cases = append(cases, jen.Case(jen.Lit(f.json)).Block(fg.decodeField(f)...))

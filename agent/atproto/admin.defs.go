@@ -49,7 +49,7 @@ func (x *AdminDefsStatusAttr) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#statusAttr"))
 		case "applied":
 			if !d.Null() {
 				x.Applied = d.Bool()
@@ -210,7 +210,7 @@ func (x *AdminDefsAccountView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#accountView"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -471,7 +471,7 @@ func (x *AdminDefsRepoRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#repoRef"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -568,7 +568,7 @@ func (x *AdminDefsRepoBlobRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#repoBlobRef"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -687,7 +687,7 @@ func (x *AdminDefsThreatSignature) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#threatSignature"))
 		case "property":
 			if !d.Null() {
 				x.Property = d.String()

@@ -59,7 +59,7 @@ func (x *AdminDisableAccountInvitesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.disableAccountInvites#input.schema"))
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()

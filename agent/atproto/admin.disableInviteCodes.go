@@ -67,7 +67,7 @@ func (x *AdminDisableInviteCodesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.disableInviteCodes#input.schema"))
 		case "codes":
 			if !d.Null() {
 				v3 := []string{}

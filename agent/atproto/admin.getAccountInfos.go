@@ -69,7 +69,7 @@ func (x *AdminGetAccountInfosOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.getAccountInfos#output.schema"))
 		case "infos":
 			if !d.Null() {
 				v2 := []*AdminDefsAccountView{}

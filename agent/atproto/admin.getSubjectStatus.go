@@ -53,7 +53,7 @@ func decodeAdminGetSubjectStatusOutput_Subject(d *lex.Decoder) AdminGetSubjectSt
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -117,7 +117,7 @@ func (x *AdminGetSubjectStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.getSubjectStatus#output.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminGetSubjectStatusOutput_Subject(d)

@@ -72,7 +72,7 @@ func (x *AdminSendEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.sendEmail#input.schema"))
 		case "recipientDid":
 			if !d.Null() {
 				x.RecipientDID = d.String()
@@ -208,7 +208,7 @@ func (x *AdminSendEmailOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.sendEmail#output.schema"))
 		case "sent":
 			if !d.Null() {
 				x.Sent = d.Bool()

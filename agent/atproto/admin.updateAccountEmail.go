@@ -57,7 +57,7 @@ func (x *AdminUpdateAccountEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateAccountEmail#input.schema"))
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()

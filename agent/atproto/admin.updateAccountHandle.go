@@ -57,7 +57,7 @@ func (x *AdminUpdateAccountHandleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateAccountHandle#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -25,7 +25,7 @@ func decodeAdminUpdateSubjectStatusInput_Subject(d *lex.Decoder) AdminUpdateSubj
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -89,7 +89,7 @@ func (x *AdminUpdateSubjectStatusInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateSubjectStatus#input.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminUpdateSubjectStatusInput_Subject(d)
@@ -181,7 +181,7 @@ func decodeAdminUpdateSubjectStatusOutput_Subject(d *lex.Decoder) AdminUpdateSub
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -240,7 +240,7 @@ func (x *AdminUpdateSubjectStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateSubjectStatus#output.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminUpdateSubjectStatusOutput_Subject(d)

@@ -55,7 +55,7 @@ func (x *IdentityDefsIdentityInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.defs#identityInfo"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

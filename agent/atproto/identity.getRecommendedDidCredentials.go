@@ -90,7 +90,7 @@ func (x *IdentityGetRecommendedDIDCredentialsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.getRecommendedDidCredentials#output.schema"))
 		case "rotationKeys":
 			if !d.Null() {
 				v3 := []string{}

@@ -53,7 +53,7 @@ func (x *IdentityRefreshIdentityInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.refreshIdentity#input.schema"))
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()

@@ -65,7 +65,7 @@ func (x *IdentityResolveDIDOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.resolveDid#output.schema"))
 		case "didDoc":
 			if !d.Null() {
 				x.DIDDoc = lex.DecodeAny(d)

@@ -65,7 +65,7 @@ func (x *IdentityResolveHandleOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.resolveHandle#output.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -83,7 +83,7 @@ func (x *IdentitySignPLCOperationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.signPlcOperation#input.schema"))
 		case "token":
 			if !d.Null() {
 				x.Token = lex.Ptr(d.String())
@@ -235,7 +235,7 @@ func (x *IdentitySignPLCOperationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.signPlcOperation#output.schema"))
 		case "operation":
 			if !d.Null() {
 				x.Operation = lex.DecodeAny(d)

@@ -55,7 +55,7 @@ func (x *IdentitySubmitPLCOperationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.submitPlcOperation#input.schema"))
 		case "operation":
 			if !d.Null() {
 				x.Operation = lex.DecodeAny(d)

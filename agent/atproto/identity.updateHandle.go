@@ -52,7 +52,7 @@ func (x *IdentityUpdateHandleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.identity.updateHandle#input.schema"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()

@@ -89,7 +89,7 @@ func (x *LabelDefsLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#label"))
 		case "ver":
 			if !d.Null() {
 				x.Ver = lex.Ptr(d.Int())
@@ -288,7 +288,7 @@ func (x *LabelDefsSelfLabels) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#selfLabels"))
 		case "values":
 			if !d.Null() {
 				v3 := []*LabelDefsSelfLabel{}
@@ -388,7 +388,7 @@ func (x *LabelDefsSelfLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#selfLabel"))
 		case "val":
 			if !d.Null() {
 				x.Val = d.String()
@@ -554,7 +554,7 @@ func (x *LabelDefsLabelValueDefinition) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#labelValueDefinition"))
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()
@@ -727,7 +727,7 @@ func (x *LabelDefsLabelValueDefinitionStrings) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#labelValueDefinitionStrings"))
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()

@@ -56,7 +56,7 @@ func decodeLabelSubscribeLabelsMessage(d *lex.Decoder) LabelSubscribeLabelsMessa
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.subscribeLabels#labels":
 		return lex.DecodeMember(d, new(LabelSubscribeLabelsLabels))
 	case "com.atproto.label.subscribeLabels#info":
@@ -126,7 +126,7 @@ func (x *LabelSubscribeLabelsLabels) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.subscribeLabels#labels"))
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -250,7 +250,7 @@ func (x *LabelSubscribeLabelsInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.label.subscribeLabels#info"))
 		case "name":
 			if !d.Null() {
 				x.Name = LabelSubscribeLabelsInfo_Name(d.String())

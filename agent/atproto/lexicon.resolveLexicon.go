@@ -75,7 +75,7 @@ func (x *LexiconResolveLexiconOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.lexicon.resolveLexicon#output.schema"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()

@@ -52,7 +52,7 @@ func (x *LexiconSchema) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.lexicon.schema"))
 		case "lexicon":
 			if !d.Null() {
 				x.Lexicon = d.Int()

@@ -25,7 +25,7 @@ func decodeModerationCreateReportInput_Subject(d *lex.Decoder) ModerationCreateR
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -93,7 +93,7 @@ func (x *ModerationCreateReportInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#input.schema"))
 		case "reasonType":
 			if !d.Null() {
 				x.ReasonType = ModerationDefsReasonType(d.String())
@@ -200,7 +200,7 @@ func decodeModerationCreateReportOutput_Subject(d *lex.Decoder) ModerationCreate
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -274,7 +274,7 @@ func (x *ModerationCreateReportOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#output.schema"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -463,7 +463,7 @@ func (x *ModerationCreateReportModTool) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#modTool"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

@@ -25,7 +25,7 @@ func decodeRepoApplyWritesInput_Writes(d *lex.Decoder) RepoApplyWritesInput_Writ
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.repo.applyWrites#create":
 		return lex.DecodeMember(d, new(RepoApplyWritesCreate))
 	case "com.atproto.repo.applyWrites#update":
@@ -34,7 +34,7 @@ func decodeRepoApplyWritesInput_Writes(d *lex.Decoder) RepoApplyWritesInput_Writ
 		return lex.DecodeMember(d, new(RepoApplyWritesDelete))
 	default:
 		d.Fail(&lex.UnionError{
-			Type:  t,
+			Type:  string(t),
 			Union: "com.atproto.repo.applyWrites#input.schema.properties.writes.items",
 		})
 		return nil
@@ -118,7 +118,7 @@ func (x *RepoApplyWritesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#input.schema"))
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -226,7 +226,7 @@ func decodeRepoApplyWritesOutput_Results(d *lex.Decoder) RepoApplyWritesOutput_R
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.repo.applyWrites#createResult":
 		return lex.DecodeMember(d, new(RepoApplyWritesCreateResult))
 	case "com.atproto.repo.applyWrites#updateResult":
@@ -235,7 +235,7 @@ func decodeRepoApplyWritesOutput_Results(d *lex.Decoder) RepoApplyWritesOutput_R
 		return lex.DecodeMember(d, new(RepoApplyWritesDeleteResult))
 	default:
 		d.Fail(&lex.UnionError{
-			Type:  t,
+			Type:  string(t),
 			Union: "com.atproto.repo.applyWrites#output.schema.properties.results.items",
 		})
 		return nil
@@ -307,7 +307,7 @@ func (x *RepoApplyWritesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#output.schema"))
 		case "commit":
 			if !d.Null() {
 				v6 := new(RepoDefsCommitMeta)
@@ -468,7 +468,7 @@ func (x *RepoApplyWritesCreate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#create"))
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -598,7 +598,7 @@ func (x *RepoApplyWritesUpdate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#update"))
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -717,7 +717,7 @@ func (x *RepoApplyWritesDelete) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#delete"))
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -838,7 +838,7 @@ func (x *RepoApplyWritesCreateResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#createResult"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -971,7 +971,7 @@ func (x *RepoApplyWritesUpdateResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#updateResult"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1079,7 +1079,7 @@ func (x *RepoApplyWritesDeleteResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#deleteResult"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -81,7 +81,7 @@ func (x *RepoCreateRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.createRecord#input.schema"))
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -266,7 +266,7 @@ func (x *RepoCreateRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.createRecord#output.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

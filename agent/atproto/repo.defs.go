@@ -48,7 +48,7 @@ func (x *RepoDefsCommitMeta) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.defs#commitMeta"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()

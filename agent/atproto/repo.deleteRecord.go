@@ -72,7 +72,7 @@ func (x *RepoDeleteRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.deleteRecord#input.schema"))
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -216,7 +216,7 @@ func (x *RepoDeleteRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.deleteRecord#output.schema"))
 		case "commit":
 			if !d.Null() {
 				v1 := new(RepoDefsCommitMeta)

@@ -86,7 +86,7 @@ func (x *RepoDescribeRepoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.describeRepo#output.schema"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()

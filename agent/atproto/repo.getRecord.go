@@ -82,7 +82,7 @@ func (x *RepoGetRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.getRecord#output.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -86,7 +86,7 @@ func (x *RepoListMissingBlobsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.listMissingBlobs#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -236,7 +236,7 @@ func (x *RepoListMissingBlobsRecordBlob) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.listMissingBlobs#recordBlob"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()

@@ -91,7 +91,7 @@ func (x *RepoPutRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.putRecord#input.schema"))
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -294,7 +294,7 @@ func (x *RepoPutRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.putRecord#output.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -48,7 +48,7 @@ func (x *RepoStrongRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.strongRef"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -55,7 +55,7 @@ func (x *RepoUploadBlobOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.repo.uploadBlob#output.schema"))
 		case "blob":
 			if !d.Null() {
 				v1 := new(lex.Blob)

@@ -97,7 +97,7 @@ func (x *ServerCheckAccountStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.checkAccountStatus#output.schema"))
 		case "activated":
 			if !d.Null() {
 				x.Activated = d.Bool()

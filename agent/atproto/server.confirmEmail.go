@@ -56,7 +56,7 @@ func (x *ServerConfirmEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.confirmEmail#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()

@@ -99,7 +99,7 @@ func (x *ServerCreateAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createAccount#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())
@@ -305,7 +305,7 @@ func (x *ServerCreateAccountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createAccount#output.schema"))
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()

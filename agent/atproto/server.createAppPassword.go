@@ -60,7 +60,7 @@ func (x *ServerCreateAppPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createAppPassword#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -206,7 +206,7 @@ func (x *ServerCreateAppPasswordAppPassword) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createAppPassword#appPassword"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

@@ -59,7 +59,7 @@ func (x *ServerCreateInviteCodeInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCode#input.schema"))
 		case "useCount":
 			if !d.Null() {
 				x.UseCount = d.Int()
@@ -162,7 +162,7 @@ func (x *ServerCreateInviteCodeOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCode#output.schema"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()

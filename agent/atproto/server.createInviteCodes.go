@@ -66,7 +66,7 @@ func (x *ServerCreateInviteCodesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#input.schema"))
 		case "codeCount":
 			if !d.Null() {
 				x.CodeCount = d.Int()
@@ -191,7 +191,7 @@ func (x *ServerCreateInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#output.schema"))
 		case "codes":
 			if !d.Null() {
 				v6 := []*ServerCreateInviteCodesAccountCodes{}
@@ -322,7 +322,7 @@ func (x *ServerCreateInviteCodesAccountCodes) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#accountCodes"))
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()

@@ -68,7 +68,7 @@ func (x *ServerCreateSessionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createSession#input.schema"))
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()
@@ -248,7 +248,7 @@ func (x *ServerCreateSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.createSession#output.schema"))
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()

@@ -56,7 +56,7 @@ func (x *ServerDeactivateAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.deactivateAccount#input.schema"))
 		case "deleteAfter":
 			if !d.Null() {
 				x.DeleteAfter = lex.Ptr(d.String())

@@ -72,7 +72,7 @@ func (x *ServerDefsInviteCode) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.defs#inviteCode"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -246,7 +246,7 @@ func (x *ServerDefsInviteCodeUse) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.defs#inviteCodeUse"))
 		case "usedBy":
 			if !d.Null() {
 				x.UsedBy = d.String()

@@ -60,7 +60,7 @@ func (x *ServerDeleteAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.deleteAccount#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -98,7 +98,7 @@ func (x *ServerDescribeServerOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#output.schema"))
 		case "inviteCodeRequired":
 			if !d.Null() {
 				x.InviteCodeRequired = lex.Ptr(d.Bool())
@@ -283,7 +283,7 @@ func (x *ServerDescribeServerLinks) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#links"))
 		case "privacyPolicy":
 			if !d.Null() {
 				x.PrivacyPolicy = lex.Ptr(d.String())
@@ -388,7 +388,7 @@ func (x *ServerDescribeServerContact) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#contact"))
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())

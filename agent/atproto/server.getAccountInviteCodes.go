@@ -82,7 +82,7 @@ func (x *ServerGetAccountInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.getAccountInviteCodes#output.schema"))
 		case "codes":
 			if !d.Null() {
 				v2 := []*ServerDefsInviteCode{}

@@ -78,7 +78,7 @@ func (x *ServerGetServiceAuthOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.getServiceAuth#output.schema"))
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()

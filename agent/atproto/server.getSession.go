@@ -117,7 +117,7 @@ func (x *ServerGetSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.getSession#output.schema"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()

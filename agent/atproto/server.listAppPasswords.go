@@ -69,7 +69,7 @@ func (x *ServerListAppPasswordsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.listAppPasswords#output.schema"))
 		case "passwords":
 			if !d.Null() {
 				v2 := []*ServerListAppPasswordsAppPassword{}
@@ -207,7 +207,7 @@ func (x *ServerListAppPasswordsAppPassword) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.listAppPasswords#appPassword"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

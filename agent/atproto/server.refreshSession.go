@@ -111,7 +111,7 @@ func (x *ServerRefreshSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.refreshSession#output.schema"))
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()

@@ -53,7 +53,7 @@ func (x *ServerRequestEmailUpdateOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.requestEmailUpdate#output.schema"))
 		case "tokenRequired":
 			if !d.Null() {
 				x.TokenRequired = d.Bool()

@@ -53,7 +53,7 @@ func (x *ServerRequestPasswordResetInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.requestPasswordReset#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()

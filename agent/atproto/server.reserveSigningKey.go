@@ -55,7 +55,7 @@ func (x *ServerReserveSigningKeyInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.reserveSigningKey#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = lex.Ptr(d.String())
@@ -146,7 +146,7 @@ func (x *ServerReserveSigningKeyOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.reserveSigningKey#output.schema"))
 		case "signingKey":
 			if !d.Null() {
 				x.SigningKey = d.String()

@@ -56,7 +56,7 @@ func (x *ServerResetPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.resetPassword#input.schema"))
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()

@@ -53,7 +53,7 @@ func (x *ServerRevokeAppPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.revokeAppPassword#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

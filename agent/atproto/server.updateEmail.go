@@ -64,7 +64,7 @@ func (x *ServerUpdateEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.server.updateEmail#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()

@@ -63,7 +63,7 @@ func (x *SyncGetHeadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.getHead#output.schema"))
 		case "root":
 			if !d.Null() {
 				x.Root = d.String()

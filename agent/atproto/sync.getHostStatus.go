@@ -82,7 +82,7 @@ func (x *SyncGetHostStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.getHostStatus#output.schema"))
 		case "hostname":
 			if !d.Null() {
 				x.Hostname = d.String()

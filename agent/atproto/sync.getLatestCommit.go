@@ -68,7 +68,7 @@ func (x *SyncGetLatestCommitOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.getLatestCommit#output.schema"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()

@@ -104,7 +104,7 @@ func (x *SyncGetRepoStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.getRepoStatus#output.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -87,7 +87,7 @@ func (x *SyncListReposByCollectionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.listReposByCollection#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -234,7 +234,7 @@ func (x *SyncListReposByCollectionRepo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.listReposByCollection#repo"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -52,7 +52,7 @@ func (x *SyncRequestCrawlInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.requestCrawl#input.schema"))
 		case "hostname":
 			if !d.Null() {
 				x.Hostname = d.String()

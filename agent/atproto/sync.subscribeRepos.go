@@ -66,7 +66,7 @@ func decodeSyncSubscribeReposMessage(d *lex.Decoder) SyncSubscribeReposMessage {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.sync.subscribeRepos#commit":
 		return lex.DecodeMember(d, new(SyncSubscribeReposCommit))
 	case "com.atproto.sync.subscribeRepos#sync":
@@ -216,7 +216,7 @@ func (x *SyncSubscribeReposCommit) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#commit"))
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -495,7 +495,7 @@ func (x *SyncSubscribeReposSync) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#sync"))
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -654,7 +654,7 @@ func (x *SyncSubscribeReposIdentity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#identity"))
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -825,7 +825,7 @@ func (x *SyncSubscribeReposAccount) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#account"))
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -976,7 +976,7 @@ func (x *SyncSubscribeReposInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#info"))
 		case "name":
 			if !d.Null() {
 				x.Name = SyncSubscribeReposInfo_Name(d.String())
@@ -1105,7 +1105,7 @@ func (x *SyncSubscribeReposRepoOp) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#repoOp"))
 		case "action":
 			if !d.Null() {
 				x.Action = SyncSubscribeReposRepoOp_Action(d.String())

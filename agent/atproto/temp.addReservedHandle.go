@@ -53,7 +53,7 @@ func (x *TempAddReservedHandleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.addReservedHandle#input.schema"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -133,7 +133,7 @@ func (x *TempAddReservedHandleOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.addReservedHandle#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

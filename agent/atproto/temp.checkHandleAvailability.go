@@ -49,7 +49,7 @@ func decodeTempCheckHandleAvailabilityOutput_Result(d *lex.Decoder) TempCheckHan
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.temp.checkHandleAvailability#resultAvailable":
 		return lex.DecodeMember(d, new(TempCheckHandleAvailabilityResultAvailable))
 	case "com.atproto.temp.checkHandleAvailability#resultUnavailable":
@@ -105,7 +105,7 @@ func (x *TempCheckHandleAvailabilityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#output.schema"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -239,7 +239,7 @@ func (x *TempCheckHandleAvailabilityResultAvailable) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#resultAvailable"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -316,7 +316,7 @@ func (x *TempCheckHandleAvailabilityResultUnavailable) DecodeLex(d *lex.Decoder)
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#resultUnavailable"))
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*TempCheckHandleAvailabilitySuggestion{}
@@ -420,7 +420,7 @@ func (x *TempCheckHandleAvailabilitySuggestion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#suggestion"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()

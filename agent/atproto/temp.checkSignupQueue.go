@@ -75,7 +75,7 @@ func (x *TempCheckSignupQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkSignupQueue#output.schema"))
 		case "activated":
 			if !d.Null() {
 				x.Activated = d.Bool()

@@ -65,7 +65,7 @@ func (x *TempDereferenceScopeOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.dereferenceScope#output.schema"))
 		case "scope":
 			if !d.Null() {
 				x.Scope = d.String()

@@ -78,7 +78,7 @@ func (x *TempFetchLabelsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.fetchLabels#output.schema"))
 		case "labels":
 			if !d.Null() {
 				v2 := []*LabelDefsLabel{}

@@ -53,7 +53,7 @@ func (x *TempRequestPhoneVerificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.requestPhoneVerification#input.schema"))
 		case "phoneNumber":
 			if !d.Null() {
 				x.PhoneNumber = d.String()

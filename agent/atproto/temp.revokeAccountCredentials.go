@@ -53,7 +53,7 @@ func (x *TempRevokeAccountCredentialsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.atproto.temp.revokeAccountCredentials#input.schema"))
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()

@@ -109,7 +109,7 @@ func (x *ActorDefsProfileViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileViewBasic"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -439,7 +439,7 @@ func (x *ActorDefsProfileView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileView"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -839,7 +839,7 @@ func (x *ActorDefsProfileViewDetailed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileViewDetailed"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -1255,7 +1255,7 @@ func (x *ActorDefsProfileAssociated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociated"))
 		case "lists":
 			if !d.Null() {
 				x.Lists = lex.Ptr(d.Int())
@@ -1455,7 +1455,7 @@ func (x *ActorDefsProfileAssociatedChat) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedChat"))
 		case "allowIncoming":
 			if !d.Null() {
 				x.AllowIncoming = ActorDefsProfileAssociatedChat_AllowIncoming(d.String())
@@ -1565,7 +1565,7 @@ func (x *ActorDefsProfileAssociatedGerm) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedGerm"))
 		case "messageMeUrl":
 			if !d.Null() {
 				x.MessageMeURL = d.String()
@@ -1680,7 +1680,7 @@ func (x *ActorDefsProfileAssociatedActivitySubscription) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedActivitySubscription"))
 		case "allowSubscriptions":
 			if !d.Null() {
 				x.AllowSubscriptions = ActorDefsProfileAssociatedActivitySubscription_AllowSubscriptions(d.String())
@@ -1811,7 +1811,7 @@ func (x *ActorDefsViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#viewerState"))
 		case "muted":
 			if !d.Null() {
 				x.Muted = lex.Ptr(d.Bool())
@@ -2023,7 +2023,7 @@ func (x *ActorDefsKnownFollowers) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#knownFollowers"))
 		case "count":
 			if !d.Null() {
 				x.Count = d.Int()
@@ -2177,7 +2177,7 @@ func (x *ActorDefsVerificationState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationState"))
 		case "verifications":
 			if !d.Null() {
 				v43 := []*ActorDefsVerificationView{}
@@ -2323,7 +2323,7 @@ func (x *ActorDefsVerificationView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationView"))
 		case "issuer":
 			if !d.Null() {
 				x.Issuer = d.String()
@@ -2453,7 +2453,7 @@ func decodeActorDefsPreferences_Item(d *lex.Decoder) ActorDefsPreferences_Item {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.actor.defs#adultContentPref":
 		return lex.DecodeMember(d, new(ActorDefsAdultContentPref))
 	case "app.bsky.actor.defs#contentLabelPref":
@@ -2576,7 +2576,7 @@ func (x *ActorDefsAdultContentPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#adultContentPref"))
 		case "enabled":
 			if !d.Null() {
 				x.Enabled = d.Bool()
@@ -2684,7 +2684,7 @@ func (x *ActorDefsContentLabelPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#contentLabelPref"))
 		case "labelerDid":
 			if !d.Null() {
 				x.LabelerDID = lex.Ptr(d.String())
@@ -2823,7 +2823,7 @@ func (x *ActorDefsSavedFeed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeed"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -2945,7 +2945,7 @@ func (x *ActorDefsSavedFeedsPrefV2) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeedsPrefV2"))
 		case "items":
 			if !d.Null() {
 				v52 := []*ActorDefsSavedFeed{}
@@ -3059,7 +3059,7 @@ func (x *ActorDefsSavedFeedsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeedsPref"))
 		case "pinned":
 			if !d.Null() {
 				v58 := []string{}
@@ -3189,7 +3189,7 @@ func (x *ActorDefsPersonalDetailsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#personalDetailsPref"))
 		case "birthDate":
 			if !d.Null() {
 				x.BirthDate = lex.Ptr(d.String())
@@ -3294,7 +3294,7 @@ func (x *ActorDefsDeclaredAgePref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#declaredAgePref"))
 		case "isOverAge13":
 			if !d.Null() {
 				x.IsOverAge13 = lex.Ptr(d.Bool())
@@ -3430,7 +3430,7 @@ func (x *ActorDefsFeedViewPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#feedViewPref"))
 		case "feed":
 			if !d.Null() {
 				x.Feed = d.String()
@@ -3592,7 +3592,7 @@ func (x *ActorDefsThreadViewPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#threadViewPref"))
 		case "sort":
 			if !d.Null() {
 				x.Sort = lex.Ptr(ActorDefsThreadViewPref_Sort(d.String()))
@@ -3679,7 +3679,7 @@ func (x *ActorDefsInterestsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#interestsPref"))
 		case "tags":
 			if !d.Null() {
 				v65 := []string{}
@@ -3831,7 +3831,7 @@ func (x *ActorDefsMutedWord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#mutedWord"))
 		case "id":
 			if !d.Null() {
 				x.ID = lex.Ptr(d.String())
@@ -3988,7 +3988,7 @@ func (x *ActorDefsMutedWordsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#mutedWordsPref"))
 		case "items":
 			if !d.Null() {
 				v73 := []*ActorDefsMutedWord{}
@@ -4089,7 +4089,7 @@ func (x *ActorDefsHiddenPostsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#hiddenPostsPref"))
 		case "items":
 			if !d.Null() {
 				v78 := []string{}
@@ -4188,7 +4188,7 @@ func (x *ActorDefsLabelersPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#labelersPref"))
 		case "labelers":
 			if !d.Null() {
 				v82 := []*ActorDefsLabelerPrefItem{}
@@ -4285,7 +4285,7 @@ func (x *ActorDefsLabelerPrefItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#labelerPrefItem"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -4395,7 +4395,7 @@ func (x *ActorDefsBskyAppStatePref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#bskyAppStatePref"))
 		case "activeProgressGuide":
 			if !d.Null() {
 				v88 := new(ActorDefsBskyAppProgressGuide)
@@ -4532,7 +4532,7 @@ func (x *ActorDefsBskyAppProgressGuide) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#bskyAppProgressGuide"))
 		case "guide":
 			if !d.Null() {
 				x.Guide = d.String()
@@ -4638,7 +4638,7 @@ func (x *ActorDefsNux) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#nux"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -4773,7 +4773,7 @@ func (x *ActorDefsVerificationPrefs) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationPrefs"))
 		case "hideBadges":
 			if !d.Null() {
 				x.HideBadges = lex.Ptr(d.Bool())
@@ -4868,7 +4868,7 @@ func (x *ActorDefsLiveEventPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#liveEventPreferences"))
 		case "hiddenFeedIds":
 			if !d.Null() {
 				v97 := []string{}
@@ -4942,7 +4942,7 @@ func decodeActorDefsPostInteractionSettingsPref_ThreadgateAllowRules(d *lex.Deco
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.threadgate#mentionRule":
 		return lex.DecodeMember(d, new(FeedThreadgateMentionRule))
 	case "app.bsky.feed.threadgate#followerRule":
@@ -4968,7 +4968,7 @@ func decodeActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules(d *lex.De
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.postgate#disableRule":
 		return lex.DecodeMember(d, new(FeedPostgateDisableRule))
 	default:
@@ -5038,7 +5038,7 @@ func (x *ActorDefsPostInteractionSettingsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#postInteractionSettingsPref"))
 		case "threadgateAllowRules":
 			if !d.Null() {
 				v102 := []ActorDefsPostInteractionSettingsPref_ThreadgateAllowRules{}
@@ -5140,7 +5140,7 @@ func decodeActorDefsStatusView_Embed(d *lex.Decoder) ActorDefsStatusView_Embed {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.external#view":
 		return lex.DecodeMember(d, new(EmbedExternalView))
 	default:
@@ -5240,7 +5240,7 @@ func (x *ActorDefsStatusView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#statusView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = lex.Ptr(d.String())

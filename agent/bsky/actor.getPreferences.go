@@ -65,7 +65,7 @@ func (x *ActorGetPreferencesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.getPreferences#output.schema"))
 		case "preferences":
 			if !d.Null() {
 				var v1 ActorDefsPreferences

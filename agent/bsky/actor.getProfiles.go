@@ -67,7 +67,7 @@ func (x *ActorGetProfilesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.getProfiles#output.schema"))
 		case "profiles":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileViewDetailed{}

@@ -23,7 +23,7 @@ func decodeActorProfile_Labels(d *lex.Decoder) ActorProfile_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -127,7 +127,7 @@ func (x *ActorProfile) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.profile"))
 		case "displayName":
 			if !d.Null() {
 				x.DisplayName = lex.Ptr(d.String())

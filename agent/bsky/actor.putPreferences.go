@@ -54,7 +54,7 @@ func (x *ActorPutPreferencesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.putPreferences#input.schema"))
 		case "preferences":
 			if !d.Null() {
 				var v1 ActorDefsPreferences

@@ -86,7 +86,7 @@ func (x *ActorSearchActorsTypeaheadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.searchActorsTypeahead#output.schema"))
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileViewBasic{}

@@ -30,7 +30,7 @@ func decodeActorStatus_Embed(d *lex.Decoder) ActorStatus_Embed {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.external", "app.bsky.embed.external#main":
 		return lex.DecodeMember(d, new(EmbedExternal))
 	default:
@@ -95,7 +95,7 @@ func (x *ActorStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.actor.status"))
 		case "status":
 			if !d.Null() {
 				x.Status = ActorStatus_Status(d.String())

@@ -67,7 +67,7 @@ func (x *AgeassuranceBeginInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.begin#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()

@@ -87,7 +87,7 @@ func (x *AgeassuranceDefsState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#state"))
 		case "lastInitiatedAt":
 			if !d.Null() {
 				x.LastInitiatedAt = lex.Ptr(d.String())
@@ -203,7 +203,7 @@ func (x *AgeassuranceDefsStateMetadata) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#stateMetadata"))
 		case "accountCreatedAt":
 			if !d.Null() {
 				x.AccountCreatedAt = lex.Ptr(d.String())
@@ -296,7 +296,7 @@ func (x *AgeassuranceDefsConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#config"))
 		case "regions":
 			if !d.Null() {
 				v2 := []*AgeassuranceDefsConfigRegion{}
@@ -372,7 +372,7 @@ func decodeAgeassuranceDefsConfigRegion_Rules(d *lex.Decoder) AgeassuranceDefsCo
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.ageassurance.defs#configRegionRuleDefault":
 		return lex.DecodeMember(d, new(AgeassuranceDefsConfigRegionRuleDefault))
 	case "app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge":
@@ -453,7 +453,7 @@ func (x *AgeassuranceDefsConfigRegion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegion"))
 		case "countryCode":
 			if !d.Null() {
 				x.CountryCode = d.String()
@@ -586,7 +586,7 @@ func (x *AgeassuranceDefsConfigRegionRuleDefault) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleDefault"))
 		case "access":
 			if !d.Null() {
 				x.Access = AgeassuranceDefsAccess(d.String())
@@ -675,7 +675,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge"))
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -776,7 +776,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfDeclaredUnderAge"))
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -877,7 +877,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) DecodeLex(d *lex.Deco
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAssuredOverAge"))
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -978,7 +978,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAssuredUnderAge"))
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -1079,7 +1079,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan"))
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -1185,7 +1185,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan"))
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -1374,7 +1374,7 @@ func (x *AgeassuranceDefsEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#event"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()

@@ -77,7 +77,7 @@ func (x *AgeassuranceGetStateOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.getState#output.schema"))
 		case "state":
 			if !d.Null() {
 				v1 := new(AgeassuranceDefsState)

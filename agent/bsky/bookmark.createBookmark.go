@@ -57,7 +57,7 @@ func (x *BookmarkCreateBookmarkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.createBookmark#input.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

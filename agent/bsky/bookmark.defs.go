@@ -51,7 +51,7 @@ func (x *BookmarkDefsBookmark) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.defs#bookmark"))
 		case "subject":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)
@@ -114,7 +114,7 @@ func decodeBookmarkDefsBookmarkView_Item(d *lex.Decoder) BookmarkDefsBookmarkVie
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#blockedPost":
 		return lex.DecodeMember(d, new(FeedDefsBlockedPost))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -179,7 +179,7 @@ func (x *BookmarkDefsBookmarkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.defs#bookmarkView"))
 		case "subject":
 			if !d.Null() {
 				v2 := new(atproto.RepoStrongRef)

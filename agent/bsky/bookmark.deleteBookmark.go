@@ -53,7 +53,7 @@ func (x *BookmarkDeleteBookmarkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.deleteBookmark#input.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

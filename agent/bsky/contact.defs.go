@@ -53,7 +53,7 @@ func (x *ContactDefsMatchAndContactIndex) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#matchAndContactIndex"))
 		case "match":
 			if !d.Null() {
 				v1 := new(ActorDefsProfileView)
@@ -167,7 +167,7 @@ func (x *ContactDefsSyncStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#syncStatus"))
 		case "syncedAt":
 			if !d.Null() {
 				x.SyncedAt = d.String()
@@ -275,7 +275,7 @@ func (x *ContactDefsNotification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#notification"))
 		case "from":
 			if !d.Null() {
 				x.From = d.String()

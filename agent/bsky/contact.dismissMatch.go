@@ -52,7 +52,7 @@ func (x *ContactDismissMatchInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.dismissMatch#input.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -135,7 +135,7 @@ func (x *ContactDismissMatchOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.dismissMatch#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

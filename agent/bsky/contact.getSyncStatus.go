@@ -68,7 +68,7 @@ func (x *ContactGetSyncStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.getSyncStatus#output.schema"))
 		case "syncStatus":
 			if !d.Null() {
 				v1 := new(ContactDefsSyncStatus)

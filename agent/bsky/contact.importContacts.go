@@ -63,7 +63,7 @@ func (x *ContactImportContactsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.importContacts#input.schema"))
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()
@@ -174,7 +174,7 @@ func (x *ContactImportContactsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.importContacts#output.schema"))
 		case "matchesAndContactIndexes":
 			if !d.Null() {
 				v6 := []*ContactDefsMatchAndContactIndex{}

@@ -48,7 +48,7 @@ func (x *ContactRemoveDataInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.removeData#input.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -114,7 +114,7 @@ func (x *ContactRemoveDataOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.removeData#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -57,7 +57,7 @@ func (x *ContactSendNotificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.sendNotification#input.schema"))
 		case "from":
 			if !d.Null() {
 				x.From = d.String()
@@ -155,7 +155,7 @@ func (x *ContactSendNotificationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.sendNotification#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -53,7 +53,7 @@ func (x *ContactStartPhoneVerificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.startPhoneVerification#input.schema"))
 		case "phone":
 			if !d.Null() {
 				x.Phone = d.String()
@@ -133,7 +133,7 @@ func (x *ContactStartPhoneVerificationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.startPhoneVerification#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -58,7 +58,7 @@ func (x *ContactVerifyPhoneInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.verifyPhone#input.schema"))
 		case "phone":
 			if !d.Null() {
 				x.Phone = d.String()
@@ -153,7 +153,7 @@ func (x *ContactVerifyPhoneOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.contact.verifyPhone#output.schema"))
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()

@@ -54,7 +54,7 @@ func (x *DraftCreateDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.createDraft#input.schema"))
 		case "draft":
 			if !d.Null() {
 				v1 := new(DraftDefsDraft)
@@ -144,7 +144,7 @@ func (x *DraftCreateDraftOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.createDraft#output.schema"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()

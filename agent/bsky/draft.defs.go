@@ -54,7 +54,7 @@ func (x *DraftDefsDraftWithID) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftWithId"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -130,7 +130,7 @@ func decodeDraftDefsDraft_PostgateEmbeddingRules(d *lex.Decoder) DraftDefsDraft_
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.postgate#disableRule":
 		return lex.DecodeMember(d, new(FeedPostgateDisableRule))
 	default:
@@ -151,7 +151,7 @@ func decodeDraftDefsDraft_ThreadgateAllow(d *lex.Decoder) DraftDefsDraft_Threadg
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.threadgate#mentionRule":
 		return lex.DecodeMember(d, new(FeedThreadgateMentionRule))
 	case "app.bsky.feed.threadgate#followerRule":
@@ -253,7 +253,7 @@ func (x *DraftDefsDraft) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draft"))
 		case "deviceId":
 			if !d.Null() {
 				x.DeviceID = lex.Ptr(d.String())
@@ -421,7 +421,7 @@ func decodeDraftDefsDraftPost_Labels(d *lex.Decoder) DraftDefsDraftPost_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -522,7 +522,7 @@ func (x *DraftDefsDraftPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftPost"))
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -751,7 +751,7 @@ func (x *DraftDefsDraftView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -881,7 +881,7 @@ func (x *DraftDefsDraftEmbedLocalRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedLocalRef"))
 		case "path":
 			if !d.Null() {
 				x.Path = d.String()
@@ -975,7 +975,7 @@ func (x *DraftDefsDraftEmbedCaption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedCaption"))
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()
@@ -1077,7 +1077,7 @@ func (x *DraftDefsDraftEmbedGallery) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedGallery"))
 		case "items":
 			if !d.Null() {
 				var v41 DraftDefsDraftEmbedGalleryItems
@@ -1139,7 +1139,7 @@ func decodeDraftDefsDraftEmbedGalleryItems_Item(d *lex.Decoder) DraftDefsDraftEm
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.draft.defs#draftEmbedImage":
 		return lex.DecodeMember(d, new(DraftDefsDraftEmbedImage))
 	default:
@@ -1243,7 +1243,7 @@ func (x *DraftDefsDraftEmbedImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedImage"))
 		case "localRef":
 			if !d.Null() {
 				v46 := new(DraftDefsDraftEmbedLocalRef)
@@ -1366,7 +1366,7 @@ func (x *DraftDefsDraftEmbedVideo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedVideo"))
 		case "localRef":
 			if !d.Null() {
 				v48 := new(DraftDefsDraftEmbedLocalRef)
@@ -1495,7 +1495,7 @@ func (x *DraftDefsDraftEmbedExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedExternal"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1584,7 +1584,7 @@ func (x *DraftDefsDraftEmbedRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedRecord"))
 		case "record":
 			if !d.Null() {
 				v53 := new(atproto.RepoStrongRef)

@@ -52,7 +52,7 @@ func (x *DraftDeleteDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.deleteDraft#input.schema"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()

@@ -54,7 +54,7 @@ func (x *DraftUpdateDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.draft.updateDraft#input.schema"))
 		case "draft":
 			if !d.Null() {
 				v1 := new(DraftDefsDraftWithID)

@@ -50,7 +50,7 @@ func (x *EmbedDefsAspectRatio) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.defs#aspectRatio"))
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()

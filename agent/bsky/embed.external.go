@@ -50,7 +50,7 @@ func (x *EmbedExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external"))
 		case "external":
 			if !d.Null() {
 				v1 := new(EmbedExternalExternal)
@@ -164,7 +164,7 @@ func (x *EmbedExternalExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#external"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -315,7 +315,7 @@ func (x *EmbedExternalView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#view"))
 		case "external":
 			if !d.Null() {
 				v8 := new(EmbedExternalViewExternal)
@@ -472,7 +472,7 @@ func (x *EmbedExternalViewExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternal"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -747,7 +747,7 @@ func (x *EmbedExternalViewExternalSource) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternalSource"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -907,7 +907,7 @@ func (x *EmbedExternalViewExternalSourceTheme) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternalSourceTheme"))
 		case "backgroundRGB":
 			if !d.Null() {
 				v26 := new(EmbedExternalColorRgb)
@@ -1051,7 +1051,7 @@ func (x *EmbedExternalColorRgb) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#colorRGB"))
 		case "r":
 			if !d.Null() {
 				x.R = d.Int()

@@ -19,7 +19,7 @@ func decodeEmbedGallery_Items(d *lex.Decoder) EmbedGallery_Items {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.gallery#image":
 		return lex.DecodeMember(d, new(EmbedGalleryImage))
 	default:
@@ -70,7 +70,7 @@ func (x *EmbedGallery) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery"))
 		case "items":
 			if !d.Null() {
 				v2 := []EmbedGallery_Items{}
@@ -178,7 +178,7 @@ func (x *EmbedGalleryImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#image"))
 		case "image":
 			if !d.Null() {
 				v5 := new(lex.Blob)
@@ -269,7 +269,7 @@ func decodeEmbedGalleryView_Items(d *lex.Decoder) EmbedGalleryView_Items {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.gallery#viewImage":
 		return lex.DecodeMember(d, new(EmbedGalleryViewImage))
 	default:
@@ -320,7 +320,7 @@ func (x *EmbedGalleryView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#view"))
 		case "items":
 			if !d.Null() {
 				v8 := []EmbedGalleryView_Items{}
@@ -432,7 +432,7 @@ func (x *EmbedGalleryViewImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#viewImage"))
 		case "thumbnail":
 			if !d.Null() {
 				x.Thumbnail = d.String()

@@ -90,7 +90,7 @@ func (x *EmbedGetEmbedExternalViewOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.getEmbedExternalView#output.schema"))
 		case "view":
 			if !d.Null() {
 				v3 := new(EmbedExternalView)

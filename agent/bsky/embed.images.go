@@ -48,7 +48,7 @@ func (x *EmbedImages) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.images"))
 		case "images":
 			if !d.Null() {
 				v2 := []*EmbedImagesImage{}
@@ -158,7 +158,7 @@ func (x *EmbedImagesImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#image"))
 		case "image":
 			if !d.Null() {
 				v6 := new(lex.Blob)
@@ -279,7 +279,7 @@ func (x *EmbedImagesView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#view"))
 		case "images":
 			if !d.Null() {
 				v9 := []*EmbedImagesViewImage{}
@@ -393,7 +393,7 @@ func (x *EmbedImagesViewImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#viewImage"))
 		case "thumb":
 			if !d.Null() {
 				x.Thumb = d.String()

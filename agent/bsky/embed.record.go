@@ -49,7 +49,7 @@ func (x *EmbedRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record"))
 		case "record":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)
@@ -114,7 +114,7 @@ func decodeEmbedRecordView_Record(d *lex.Decoder) EmbedRecordView_Record {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.record#viewRecord":
 		return lex.DecodeMember(d, new(EmbedRecordViewRecord))
 	case "app.bsky.embed.record#viewNotFound":
@@ -177,7 +177,7 @@ func (x *EmbedRecordView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#view"))
 		case "record":
 			if !d.Null() {
 				x.Record = decodeEmbedRecordView_Record(d)
@@ -239,7 +239,7 @@ func decodeEmbedRecordViewRecord_Embeds(d *lex.Decoder) EmbedRecordViewRecord_Em
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.images#view":
 		return lex.DecodeMember(d, new(EmbedImagesView))
 	case "app.bsky.embed.video#view":
@@ -354,7 +354,7 @@ func (x *EmbedRecordViewRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewRecord"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -593,7 +593,7 @@ func (x *EmbedRecordViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewNotFound"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -702,7 +702,7 @@ func (x *EmbedRecordViewBlocked) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewBlocked"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -821,7 +821,7 @@ func (x *EmbedRecordViewDetached) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewDetached"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -17,7 +17,7 @@ func decodeEmbedRecordWithMedia_Media(d *lex.Decoder) EmbedRecordWithMedia_Media
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.images", "app.bsky.embed.images#main":
 		return lex.DecodeMember(d, new(EmbedImages))
 	case "app.bsky.embed.video", "app.bsky.embed.video#main":
@@ -78,7 +78,7 @@ func (x *EmbedRecordWithMedia) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.recordWithMedia"))
 		case "record":
 			if !d.Null() {
 				v1 := new(EmbedRecord)
@@ -156,7 +156,7 @@ func decodeEmbedRecordWithMediaView_Media(d *lex.Decoder) EmbedRecordWithMediaVi
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.images#view":
 		return lex.DecodeMember(d, new(EmbedImagesView))
 	case "app.bsky.embed.video#view":
@@ -217,7 +217,7 @@ func (x *EmbedRecordWithMediaView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.recordWithMedia#view"))
 		case "record":
 			if !d.Null() {
 				v2 := new(EmbedRecordView)

@@ -88,7 +88,7 @@ func (x *EmbedVideo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.video"))
 		case "video":
 			if !d.Null() {
 				v2 := new(lex.Blob)
@@ -253,7 +253,7 @@ func (x *EmbedVideoCaption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.video#caption"))
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()
@@ -396,7 +396,7 @@ func (x *EmbedVideoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.embed.video#view"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()

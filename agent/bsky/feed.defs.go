@@ -20,7 +20,7 @@ func decodeFeedDefsPostView_Embed(d *lex.Decoder) FeedDefsPostView_Embed {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.images#view":
 		return lex.DecodeMember(d, new(EmbedImagesView))
 	case "app.bsky.embed.video#view":
@@ -152,7 +152,7 @@ func (x *FeedDefsPostView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#postView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -469,7 +469,7 @@ func (x *FeedDefsViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#viewerState"))
 		case "repost":
 			if !d.Null() {
 				x.Repost = lex.Ptr(d.String())
@@ -636,7 +636,7 @@ func (x *FeedDefsThreadContext) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadContext"))
 		case "rootAuthorLike":
 			if !d.Null() {
 				x.RootAuthorLike = lex.Ptr(d.String())
@@ -698,7 +698,7 @@ func decodeFeedDefsFeedViewPost_Reason(d *lex.Decoder) FeedDefsFeedViewPost_Reas
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#reasonRepost":
 		return lex.DecodeMember(d, new(FeedDefsReasonRepost))
 	case "app.bsky.feed.defs#reasonPin":
@@ -773,7 +773,7 @@ func (x *FeedDefsFeedViewPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#feedViewPost"))
 		case "post":
 			if !d.Null() {
 				v9 := new(FeedDefsPostView)
@@ -894,7 +894,7 @@ func decodeFeedDefsReplyRef_Root(d *lex.Decoder) FeedDefsReplyRef_Root {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#postView":
 		return lex.DecodeMember(d, new(FeedDefsPostView))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -918,7 +918,7 @@ func decodeFeedDefsReplyRef_Parent(d *lex.Decoder) FeedDefsReplyRef_Parent {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#postView":
 		return lex.DecodeMember(d, new(FeedDefsPostView))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -983,7 +983,7 @@ func (x *FeedDefsReplyRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#replyRef"))
 		case "root":
 			if !d.Null() {
 				x.Root = decodeFeedDefsReplyRef_Root(d)
@@ -1118,7 +1118,7 @@ func (x *FeedDefsReasonRepost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#reasonRepost"))
 		case "by":
 			if !d.Null() {
 				v12 := new(ActorDefsProfileViewBasic)
@@ -1247,7 +1247,7 @@ func (x *FeedDefsReasonPin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#reasonPin"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1291,7 +1291,7 @@ func decodeFeedDefsThreadViewPost_Parent(d *lex.Decoder) FeedDefsThreadViewPost_
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#threadViewPost":
 		return lex.DecodeMember(d, new(FeedDefsThreadViewPost))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -1316,7 +1316,7 @@ func decodeFeedDefsThreadViewPost_Replies(d *lex.Decoder) FeedDefsThreadViewPost
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#threadViewPost":
 		return lex.DecodeMember(d, new(FeedDefsThreadViewPost))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -1388,7 +1388,7 @@ func (x *FeedDefsThreadViewPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadViewPost"))
 		case "post":
 			if !d.Null() {
 				v14 := new(FeedDefsPostView)
@@ -1531,7 +1531,7 @@ func (x *FeedDefsNotFoundPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#notFoundPost"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1640,7 +1640,7 @@ func (x *FeedDefsBlockedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#blockedPost"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1760,7 +1760,7 @@ func (x *FeedDefsBlockedAuthor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#blockedAuthor"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -1947,7 +1947,7 @@ func (x *FeedDefsGeneratorView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#generatorView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -2239,7 +2239,7 @@ func (x *FeedDefsGeneratorViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#generatorViewerState"))
 		case "like":
 			if !d.Null() {
 				x.Like = lex.Ptr(d.String())
@@ -2301,7 +2301,7 @@ func decodeFeedDefsSkeletonFeedPost_Reason(d *lex.Decoder) FeedDefsSkeletonFeedP
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#skeletonReasonRepost":
 		return lex.DecodeMember(d, new(FeedDefsSkeletonReasonRepost))
 	case "app.bsky.feed.defs#skeletonReasonPin":
@@ -2362,7 +2362,7 @@ func (x *FeedDefsSkeletonFeedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonFeedPost"))
 		case "post":
 			if !d.Null() {
 				x.Post = d.String()
@@ -2477,7 +2477,7 @@ func (x *FeedDefsSkeletonReasonRepost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonReasonRepost"))
 		case "repost":
 			if !d.Null() {
 				x.Repost = d.String()
@@ -2560,7 +2560,7 @@ func (x *FeedDefsSkeletonReasonPin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonReasonPin"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2652,7 +2652,7 @@ func (x *FeedDefsThreadgateView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadgateView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = lex.Ptr(d.String())
@@ -2845,7 +2845,7 @@ func (x *FeedDefsInteraction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#interaction"))
 		case "item":
 			if !d.Null() {
 				x.Item = lex.Ptr(d.String())

@@ -78,7 +78,7 @@ func (x *FeedDescribeFeedGeneratorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#output.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -222,7 +222,7 @@ func (x *FeedDescribeFeedGeneratorFeed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#feed"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -315,7 +315,7 @@ func (x *FeedDescribeFeedGeneratorLinks) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#links"))
 		case "privacyPolicy":
 			if !d.Null() {
 				x.PrivacyPolicy = lex.Ptr(d.String())

@@ -22,7 +22,7 @@ func decodeFeedGenerator_Labels(d *lex.Decoder) FeedGenerator_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -130,7 +130,7 @@ func (x *FeedGenerator) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.generator"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -76,7 +76,7 @@ func (x *FeedGetFeedGeneratorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getFeedGenerator#output.schema"))
 		case "view":
 			if !d.Null() {
 				v1 := new(FeedDefsGeneratorView)

@@ -69,7 +69,7 @@ func (x *FeedGetFeedGeneratorsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getFeedGenerators#output.schema"))
 		case "feeds":
 			if !d.Null() {
 				v2 := []*FeedDefsGeneratorView{}

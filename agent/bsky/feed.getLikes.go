@@ -99,7 +99,7 @@ func (x *FeedGetLikesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getLikes#output.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -283,7 +283,7 @@ func (x *FeedGetLikesLike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getLikes#like"))
 		case "indexedAt":
 			if !d.Null() {
 				x.IndexedAt = d.String()

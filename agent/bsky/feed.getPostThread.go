@@ -51,7 +51,7 @@ func decodeFeedGetPostThreadOutput_Thread(d *lex.Decoder) FeedGetPostThreadOutpu
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.defs#threadViewPost":
 		return lex.DecodeMember(d, new(FeedDefsThreadViewPost))
 	case "app.bsky.feed.defs#notFoundPost":
@@ -109,7 +109,7 @@ func (x *FeedGetPostThreadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getPostThread#output.schema"))
 		case "thread":
 			if !d.Null() {
 				x.Thread = decodeFeedGetPostThreadOutput_Thread(d)

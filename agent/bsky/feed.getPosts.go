@@ -67,7 +67,7 @@ func (x *FeedGetPostsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getPosts#output.schema"))
 		case "posts":
 			if !d.Null() {
 				v2 := []*FeedDefsPostView{}

@@ -100,7 +100,7 @@ func (x *FeedGetRepostedByOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.getRepostedBy#output.schema"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -62,7 +62,7 @@ func (x *FeedLike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.like"))
 		case "subject":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)

@@ -23,7 +23,7 @@ func decodeFeedPost_Embed(d *lex.Decoder) FeedPost_Embed {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.images", "app.bsky.embed.images#main":
 		return lex.DecodeMember(d, new(EmbedImages))
 	case "app.bsky.embed.video", "app.bsky.embed.video#main":
@@ -53,7 +53,7 @@ func decodeFeedPost_Labels(d *lex.Decoder) FeedPost_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -165,7 +165,7 @@ func (x *FeedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.post"))
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -410,7 +410,7 @@ func (x *FeedPostReplyRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#replyRef"))
 		case "root":
 			if !d.Null() {
 				v20 := new(atproto.RepoStrongRef)
@@ -528,7 +528,7 @@ func (x *FeedPostEntity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#entity"))
 		case "index":
 			if !d.Null() {
 				v22 := new(FeedPostTextSlice)
@@ -650,7 +650,7 @@ func (x *FeedPostTextSlice) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#textSlice"))
 		case "start":
 			if !d.Null() {
 				x.Start = d.Int()

@@ -20,7 +20,7 @@ func decodeFeedPostgate_EmbeddingRules(d *lex.Decoder) FeedPostgate_EmbeddingRul
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.postgate#disableRule":
 		return lex.DecodeMember(d, new(FeedPostgateDisableRule))
 	default:
@@ -94,7 +94,7 @@ func (x *FeedPostgate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.postgate"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -235,7 +235,7 @@ func (x *FeedPostgateDisableRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.postgate#disableRule"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -62,7 +62,7 @@ func (x *FeedRepost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.repost"))
 		case "subject":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)

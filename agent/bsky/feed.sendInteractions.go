@@ -62,7 +62,7 @@ func (x *FeedSendInteractionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.sendInteractions#input.schema"))
 		case "feed":
 			if !d.Null() {
 				x.Feed = lex.Ptr(d.String())
@@ -170,7 +170,7 @@ func (x *FeedSendInteractionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.sendInteractions#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

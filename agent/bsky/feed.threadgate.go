@@ -21,7 +21,7 @@ func decodeFeedThreadgate_Allow(d *lex.Decoder) FeedThreadgate_Allow {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.feed.threadgate#mentionRule":
 		return lex.DecodeMember(d, new(FeedThreadgateMentionRule))
 	case "app.bsky.feed.threadgate#followerRule":
@@ -102,7 +102,7 @@ func (x *FeedThreadgate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate"))
 		case "post":
 			if !d.Null() {
 				x.Post = d.String()
@@ -243,7 +243,7 @@ func (x *FeedThreadgateMentionRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#mentionRule"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -310,7 +310,7 @@ func (x *FeedThreadgateFollowerRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#followerRule"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -377,7 +377,7 @@ func (x *FeedThreadgateFollowingRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#followingRule"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -448,7 +448,7 @@ func (x *FeedThreadgateListRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#listRule"))
 		case "list":
 			if !d.Null() {
 				x.List = d.String()

@@ -53,7 +53,7 @@ func (x *GraphBlock) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.block"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

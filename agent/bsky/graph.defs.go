@@ -91,7 +91,7 @@ func (x *GraphDefsListViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listViewBasic"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -368,7 +368,7 @@ func (x *GraphDefsListView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -643,7 +643,7 @@ func (x *GraphDefsListItemView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listItemView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -812,7 +812,7 @@ func (x *GraphDefsStarterPackView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#starterPackView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1124,7 +1124,7 @@ func (x *GraphDefsStarterPackViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#starterPackViewBasic"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1376,7 +1376,7 @@ func (x *GraphDefsListViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listViewerState"))
 		case "muted":
 			if !d.Null() {
 				x.Muted = lex.Ptr(d.Bool())
@@ -1482,7 +1482,7 @@ func (x *GraphDefsNotFoundActor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#notFoundActor"))
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()
@@ -1623,7 +1623,7 @@ func (x *GraphDefsRelationship) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#relationship"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -61,7 +61,7 @@ func (x *GraphFollow) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.follow"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

@@ -90,7 +90,7 @@ func (x *GraphGetFollowersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getFollowers#output.schema"))
 		case "subject":
 			if !d.Null() {
 				v2 := new(ActorDefsProfileView)

@@ -92,7 +92,7 @@ func (x *GraphGetKnownFollowersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getKnownFollowers#output.schema"))
 		case "subject":
 			if !d.Null() {
 				v2 := new(ActorDefsProfileView)

@@ -90,7 +90,7 @@ func (x *GraphGetListOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getList#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

@@ -103,7 +103,7 @@ func (x *GraphGetListsWithMembershipOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getListsWithMembership#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -261,7 +261,7 @@ func (x *GraphGetListsWithMembershipListWithMembership) DecodeLex(d *lex.Decoder
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getListsWithMembership#listWithMembership"))
 		case "list":
 			if !d.Null() {
 				v6 := new(GraphDefsListView)

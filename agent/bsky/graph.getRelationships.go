@@ -43,7 +43,7 @@ func decodeGraphGetRelationshipsOutput_Relationships(d *lex.Decoder) GraphGetRel
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.graph.defs#relationship":
 		return lex.DecodeMember(d, new(GraphDefsRelationship))
 	case "app.bsky.graph.defs#notFoundActor":
@@ -103,7 +103,7 @@ func (x *GraphGetRelationshipsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getRelationships#output.schema"))
 		case "actor":
 			if !d.Null() {
 				x.Actor = lex.Ptr(d.String())

@@ -65,7 +65,7 @@ func (x *GraphGetStarterPackOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPack#output.schema"))
 		case "starterPack":
 			if !d.Null() {
 				v1 := new(GraphDefsStarterPackView)

@@ -68,7 +68,7 @@ func (x *GraphGetStarterPacksOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacks#output.schema"))
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []*GraphDefsStarterPackViewBasic{}

@@ -86,7 +86,7 @@ func (x *GraphGetStarterPacksWithMembershipOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacksWithMembership#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -244,7 +244,7 @@ func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) DecodeLex(
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership"))
 		case "starterPack":
 			if !d.Null() {
 				v6 := new(GraphDefsStarterPackView)

@@ -92,7 +92,7 @@ func (x *GraphGetSuggestedFollowsByActorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.getSuggestedFollowsByActor#output.schema"))
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}

@@ -22,7 +22,7 @@ func decodeGraphList_Labels(d *lex.Decoder) GraphList_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -106,7 +106,7 @@ func (x *GraphList) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.list"))
 		case "purpose":
 			if !d.Null() {
 				x.Purpose = GraphDefsListPurpose(d.String())

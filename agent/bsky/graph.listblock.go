@@ -52,7 +52,7 @@ func (x *GraphListblock) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.listblock"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

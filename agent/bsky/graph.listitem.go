@@ -57,7 +57,7 @@ func (x *GraphListitem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.listitem"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

@@ -52,7 +52,7 @@ func (x *GraphMuteActorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.muteActor#input.schema"))
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()

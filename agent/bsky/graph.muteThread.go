@@ -52,7 +52,7 @@ func (x *GraphMuteThreadInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.muteThread#input.schema"))
 		case "root":
 			if !d.Null() {
 				x.Root = d.String()

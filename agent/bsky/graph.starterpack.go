@@ -82,7 +82,7 @@ func (x *GraphStarterpack) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.starterpack"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -264,7 +264,7 @@ func (x *GraphStarterpackFeedItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.starterpack#feedItem"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

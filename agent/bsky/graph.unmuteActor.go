@@ -52,7 +52,7 @@ func (x *GraphUnmuteActorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.unmuteActor#input.schema"))
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()

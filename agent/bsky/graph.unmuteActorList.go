@@ -52,7 +52,7 @@ func (x *GraphUnmuteActorListInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.unmuteActorList#input.schema"))
 		case "list":
 			if !d.Null() {
 				x.List = d.String()

@@ -65,7 +65,7 @@ func (x *GraphVerification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.graph.verification"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

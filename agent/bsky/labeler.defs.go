@@ -81,7 +81,7 @@ func (x *LabelerDefsLabelerView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -339,7 +339,7 @@ func (x *LabelerDefsLabelerViewDetailed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerViewDetailed"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -599,7 +599,7 @@ func (x *LabelerDefsLabelerViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerViewerState"))
 		case "like":
 			if !d.Null() {
 				x.Like = lex.Ptr(d.String())
@@ -704,7 +704,7 @@ func (x *LabelerDefsLabelerPolicies) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerPolicies"))
 		case "labelValues":
 			if !d.Null() {
 				v30 := []atproto.LabelDefsLabelValue{}

@@ -43,7 +43,7 @@ func decodeLabelerGetServicesOutput_Views(d *lex.Decoder) LabelerGetServicesOutp
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.labeler.defs#labelerView":
 		return lex.DecodeMember(d, new(LabelerDefsLabelerView))
 	case "app.bsky.labeler.defs#labelerViewDetailed":
@@ -96,7 +96,7 @@ func (x *LabelerGetServicesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.getServices#output.schema"))
 		case "views":
 			if !d.Null() {
 				v2 := []LabelerGetServicesOutput_Views{}

@@ -22,7 +22,7 @@ func decodeLabelerService_Labels(d *lex.Decoder) LabelerService_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -114,7 +114,7 @@ func (x *LabelerService) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.labeler.service"))
 		case "policies":
 			if !d.Null() {
 				v4 := new(LabelerDefsLabelerPolicies)

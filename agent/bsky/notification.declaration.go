@@ -66,7 +66,7 @@ func (x *NotificationDeclaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.declaration"))
 		case "allowSubscriptions":
 			if !d.Null() {
 				x.AllowSubscriptions = NotificationDeclaration_AllowSubscriptions(d.String())

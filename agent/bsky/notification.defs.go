@@ -40,7 +40,7 @@ func (x *NotificationDefsRecordDeleted) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#recordDeleted"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -126,7 +126,7 @@ func (x *NotificationDefsChatPreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#chatPreference"))
 		case "include":
 			if !d.Null() {
 				x.Include = NotificationDefsChatPreference_Include(d.String())
@@ -241,7 +241,7 @@ func (x *NotificationDefsFilterablePreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#filterablePreference"))
 		case "include":
 			if !d.Null() {
 				x.Include = NotificationDefsFilterablePreference_Include(d.String())
@@ -352,7 +352,7 @@ func (x *NotificationDefsPreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#preference"))
 		case "list":
 			if !d.Null() {
 				x.List = d.Bool()
@@ -520,7 +520,7 @@ func (x *NotificationDefsPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#preferences"))
 		case "chat":
 			if !d.Null() {
 				v1 := new(NotificationDefsChatPreference)
@@ -807,7 +807,7 @@ func (x *NotificationDefsActivitySubscription) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#activitySubscription"))
 		case "post":
 			if !d.Null() {
 				x.Post = d.Bool()
@@ -910,7 +910,7 @@ func (x *NotificationDefsSubjectActivitySubscription) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#subjectActivitySubscription"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

@@ -67,7 +67,7 @@ func (x *NotificationGetPreferencesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.getPreferences#output.schema"))
 		case "preferences":
 			if !d.Null() {
 				v1 := new(NotificationDefsPreferences)

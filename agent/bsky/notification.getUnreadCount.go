@@ -76,7 +76,7 @@ func (x *NotificationGetUnreadCountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.getUnreadCount#output.schema"))
 		case "count":
 			if !d.Null() {
 				x.Count = d.Int()

@@ -112,7 +112,7 @@ func (x *NotificationListNotificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.listNotifications#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -365,7 +365,7 @@ func (x *NotificationListNotificationsNotification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.listNotifications#notification"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

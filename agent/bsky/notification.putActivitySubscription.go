@@ -59,7 +59,7 @@ func (x *NotificationPutActivitySubscriptionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.putActivitySubscription#input.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -169,7 +169,7 @@ func (x *NotificationPutActivitySubscriptionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.putActivitySubscription#output.schema"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

@@ -53,7 +53,7 @@ func (x *NotificationPutPreferencesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferences#input.schema"))
 		case "priority":
 			if !d.Null() {
 				x.Priority = d.Bool()

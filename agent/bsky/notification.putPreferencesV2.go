@@ -114,7 +114,7 @@ func (x *NotificationPutPreferencesV2Input) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferencesV2#input.schema"))
 		case "chat":
 			if !d.Null() {
 				v1 := new(NotificationDefsChatPreference)
@@ -387,7 +387,7 @@ func (x *NotificationPutPreferencesV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferencesV2#output.schema"))
 		case "preferences":
 			if !d.Null() {
 				v14 := new(NotificationDefsPreferences)

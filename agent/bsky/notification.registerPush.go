@@ -85,7 +85,7 @@ func (x *NotificationRegisterPushInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.registerPush#input.schema"))
 		case "serviceDid":
 			if !d.Null() {
 				x.ServiceDID = d.String()

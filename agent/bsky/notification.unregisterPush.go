@@ -79,7 +79,7 @@ func (x *NotificationUnregisterPushInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.unregisterPush#input.schema"))
 		case "serviceDid":
 			if !d.Null() {
 				x.ServiceDID = d.String()

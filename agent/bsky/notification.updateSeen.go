@@ -53,7 +53,7 @@ func (x *NotificationUpdateSeenInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.notification.updateSeen#input.schema"))
 		case "seenAt":
 			if !d.Null() {
 				x.SeenAt = d.String()

@@ -17,7 +17,7 @@ func decodeRichtextFacet_Features(d *lex.Decoder) RichtextFacet_Features {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.richtext.facet#mention":
 		return lex.DecodeMember(d, new(RichtextFacetMention))
 	case "app.bsky.richtext.facet#link":
@@ -79,7 +79,7 @@ func (x *RichtextFacet) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet"))
 		case "index":
 			if !d.Null() {
 				v2 := new(RichtextFacetByteSlice)
@@ -192,7 +192,7 @@ func (x *RichtextFacetMention) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#mention"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -281,7 +281,7 @@ func (x *RichtextFacetLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#link"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -370,7 +370,7 @@ func (x *RichtextFacetTag) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#tag"))
 		case "tag":
 			if !d.Null() {
 				x.Tag = d.String()
@@ -468,7 +468,7 @@ func (x *RichtextFacetByteSlice) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#byteSlice"))
 		case "byteStart":
 			if !d.Null() {
 				x.ByteStart = d.Int()

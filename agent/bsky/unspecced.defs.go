@@ -44,7 +44,7 @@ func (x *UnspeccedDefsSkeletonSearchPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchPost"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -132,7 +132,7 @@ func (x *UnspeccedDefsSkeletonSearchActor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchActor"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -220,7 +220,7 @@ func (x *UnspeccedDefsSkeletonSearchStarterPack) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchStarterPack"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -322,7 +322,7 @@ func (x *UnspeccedDefsTrendingTopic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#trendingTopic"))
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -484,7 +484,7 @@ func (x *UnspeccedDefsSkeletonTrend) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonTrend"))
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -708,7 +708,7 @@ func (x *UnspeccedDefsTrendView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#trendView"))
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -916,7 +916,7 @@ func (x *UnspeccedDefsThreadItemPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemPost"))
 		case "post":
 			if !d.Null() {
 				v10 := new(FeedDefsPostView)
@@ -1063,7 +1063,7 @@ func (x *UnspeccedDefsThreadItemNoUnauthenticated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemNoUnauthenticated"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1130,7 +1130,7 @@ func (x *UnspeccedDefsThreadItemNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemNotFound"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1202,7 +1202,7 @@ func (x *UnspeccedDefsThreadItemBlocked) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemBlocked"))
 		case "author":
 			if !d.Null() {
 				v11 := new(FeedDefsBlockedAuthor)
@@ -1317,7 +1317,7 @@ func (x *UnspeccedDefsAgeAssuranceState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#ageAssuranceState"))
 		case "lastInitiatedAt":
 			if !d.Null() {
 				x.LastInitiatedAt = lex.Ptr(d.String())
@@ -1473,7 +1473,7 @@ func (x *UnspeccedDefsAgeAssuranceEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#ageAssuranceEvent"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()

@@ -73,7 +73,7 @@ func (x *UnspeccedGetConfigOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getConfig#output.schema"))
 		case "checkEmailConfirmed":
 			if !d.Null() {
 				x.CheckEmailConfirmed = lex.Ptr(d.Bool())
@@ -207,7 +207,7 @@ func (x *UnspeccedGetConfigLiveNowConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getConfig#liveNowConfig"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -76,7 +76,7 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksOutput) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getOnboardingSuggestedStarterPacks#output.schema"))
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []*GraphDefsStarterPackView{}

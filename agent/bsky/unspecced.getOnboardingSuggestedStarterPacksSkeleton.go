@@ -82,7 +82,7 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) DecodeLex(d 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema"))
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []string{}

@@ -101,7 +101,7 @@ func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema"))
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}

@@ -70,7 +70,7 @@ func (x *UnspeccedGetPostThreadOtherV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadOtherV2#output.schema"))
 		case "thread":
 			if !d.Null() {
 				v2 := []*UnspeccedGetPostThreadOtherV2ThreadItem{}
@@ -166,7 +166,7 @@ func decodeUnspeccedGetPostThreadOtherV2ThreadItem_Value(d *lex.Decoder) Unspecc
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.unspecced.defs#threadItemPost":
 		return lex.DecodeMember(d, new(UnspeccedDefsThreadItemPost))
 	default:
@@ -225,7 +225,7 @@ func (x *UnspeccedGetPostThreadOtherV2ThreadItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadOtherV2#threadItem"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

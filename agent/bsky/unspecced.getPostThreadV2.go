@@ -119,7 +119,7 @@ func (x *UnspeccedGetPostThreadV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadV2#output.schema"))
 		case "thread":
 			if !d.Null() {
 				v2 := []*UnspeccedGetPostThreadV2ThreadItem{}
@@ -242,7 +242,7 @@ func decodeUnspeccedGetPostThreadV2ThreadItem_Value(d *lex.Decoder) UnspeccedGet
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.unspecced.defs#threadItemPost":
 		return lex.DecodeMember(d, new(UnspeccedDefsThreadItemPost))
 	case "app.bsky.unspecced.defs#threadItemNoUnauthenticated":
@@ -307,7 +307,7 @@ func (x *UnspeccedGetPostThreadV2ThreadItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadV2#threadItem"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

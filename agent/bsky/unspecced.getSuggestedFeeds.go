@@ -76,7 +76,7 @@ func (x *UnspeccedGetSuggestedFeedsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedFeeds#output.schema"))
 		case "feeds":
 			if !d.Null() {
 				v2 := []*FeedDefsGeneratorView{}

@@ -82,7 +82,7 @@ func (x *UnspeccedGetSuggestedFeedsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedFeedsSkeleton#output.schema"))
 		case "feeds":
 			if !d.Null() {
 				v2 := []string{}

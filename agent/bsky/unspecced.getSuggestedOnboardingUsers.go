@@ -95,7 +95,7 @@ func (x *UnspeccedGetSuggestedOnboardingUsersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema"))
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}

@@ -76,7 +76,7 @@ func (x *UnspeccedGetSuggestedStarterPacksOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedStarterPacks#output.schema"))
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []*GraphDefsStarterPackView{}

@@ -95,7 +95,7 @@ func (x *UnspeccedGetSuggestedUsersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsers#output.schema"))
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}

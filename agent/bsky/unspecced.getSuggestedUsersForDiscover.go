@@ -82,7 +82,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema"))
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}

@@ -88,7 +88,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) DecodeLex(d *lex.D
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema"))
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}

@@ -87,7 +87,7 @@ func (x *UnspeccedGetSuggestedUsersForExploreOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForExplore#output.schema"))
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}

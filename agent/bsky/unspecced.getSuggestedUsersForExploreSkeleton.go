@@ -93,7 +93,7 @@ func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForExploreSkeleton#output.schema"))
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}

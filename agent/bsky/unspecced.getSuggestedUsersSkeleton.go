@@ -101,7 +101,7 @@ func (x *UnspeccedGetSuggestedUsersSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersSkeleton#output.schema"))
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}

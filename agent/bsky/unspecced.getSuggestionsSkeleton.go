@@ -119,7 +119,7 @@ func (x *UnspeccedGetSuggestionsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestionsSkeleton#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

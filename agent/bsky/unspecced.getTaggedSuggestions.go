@@ -69,7 +69,7 @@ func (x *UnspeccedGetTaggedSuggestionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTaggedSuggestions#output.schema"))
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*UnspeccedGetTaggedSuggestionsSuggestion{}
@@ -205,7 +205,7 @@ func (x *UnspeccedGetTaggedSuggestionsSuggestion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTaggedSuggestions#suggestion"))
 		case "tag":
 			if !d.Null() {
 				x.Tag = d.String()

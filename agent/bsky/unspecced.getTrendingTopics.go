@@ -90,7 +90,7 @@ func (x *UnspeccedGetTrendingTopicsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrendingTopics#output.schema"))
 		case "topics":
 			if !d.Null() {
 				v3 := []*UnspeccedDefsTrendingTopic{}

@@ -74,7 +74,7 @@ func (x *UnspeccedGetTrendsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrends#output.schema"))
 		case "trends":
 			if !d.Null() {
 				v2 := []*UnspeccedDefsTrendView{}

@@ -82,7 +82,7 @@ func (x *UnspeccedGetTrendsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrendsSkeleton#output.schema"))
 		case "trends":
 			if !d.Null() {
 				v2 := []*UnspeccedDefsSkeletonTrend{}

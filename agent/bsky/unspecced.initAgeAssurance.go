@@ -61,7 +61,7 @@ func (x *UnspeccedInitAgeAssuranceInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.initAgeAssurance#input.schema"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()

@@ -87,7 +87,7 @@ func (x *VideoDefsJobStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.video.defs#jobStatus"))
 		case "jobId":
 			if !d.Null() {
 				x.JobID = d.String()

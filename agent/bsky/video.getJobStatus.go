@@ -65,7 +65,7 @@ func (x *VideoGetJobStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.video.getJobStatus#output.schema"))
 		case "jobStatus":
 			if !d.Null() {
 				v1 := new(VideoDefsJobStatus)

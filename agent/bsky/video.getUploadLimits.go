@@ -84,7 +84,7 @@ func (x *VideoGetUploadLimitsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.video.getUploadLimits#output.schema"))
 		case "canUpload":
 			if !d.Null() {
 				x.CanUpload = d.Bool()

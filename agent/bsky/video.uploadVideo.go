@@ -55,7 +55,7 @@ func (x *VideoUploadVideoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("app.bsky.video.uploadVideo#output.schema"))
 		case "jobStatus":
 			if !d.Null() {
 				v1 := new(VideoDefsJobStatus)

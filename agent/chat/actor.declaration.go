@@ -85,7 +85,7 @@ func (x *ActorDeclaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.declaration"))
 		case "allowIncoming":
 			if !d.Null() {
 				x.AllowIncoming = ActorDeclaration_AllowIncoming(d.String())

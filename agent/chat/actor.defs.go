@@ -34,7 +34,7 @@ func decodeActorDefsProfileViewBasic_Kind(d *lex.Decoder) ActorDefsProfileViewBa
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.actor.defs#directConvoMember":
 		return lex.DecodeMember(d, new(ActorDefsDirectConvoMember))
 	case "chat.bsky.actor.defs#groupConvoMember":
@@ -143,7 +143,7 @@ func (x *ActorDefsProfileViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#profileViewBasic"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -382,7 +382,7 @@ func (x *ActorDefsDirectConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#directConvoMember"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -461,7 +461,7 @@ func (x *ActorDefsGroupConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#groupConvoMember"))
 		case "addedBy":
 			if !d.Null() {
 				v9 := new(ActorDefsProfileViewBasic)
@@ -560,7 +560,7 @@ func (x *ActorDefsPastGroupConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#pastGroupConvoMember"))
 		default:
 			x.Extra.Capture(d, k)
 		}

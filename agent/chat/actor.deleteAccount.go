@@ -48,7 +48,7 @@ func (x *ActorDeleteAccountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.deleteAccount#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

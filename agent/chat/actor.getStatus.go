@@ -73,7 +73,7 @@ func (x *ActorGetStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.actor.getStatus#output.schema"))
 		case "chatDisabled":
 			if !d.Null() {
 				x.ChatDisabled = d.Bool()

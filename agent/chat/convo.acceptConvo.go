@@ -52,7 +52,7 @@ func (x *ConvoAcceptConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.acceptConvo#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -136,7 +136,7 @@ func (x *ConvoAcceptConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.acceptConvo#output.schema"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = lex.Ptr(d.String())

@@ -60,7 +60,7 @@ func (x *ConvoAddReactionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.addReaction#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -178,7 +178,7 @@ func (x *ConvoAddReactionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.addReaction#output.schema"))
 		case "message":
 			if !d.Null() {
 				v1 := new(ConvoDefsMessageView)

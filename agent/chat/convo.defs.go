@@ -87,7 +87,7 @@ func (x *ConvoDefsConvoRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#convoRef"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -194,7 +194,7 @@ func (x *ConvoDefsMessageRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageRef"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -278,7 +278,7 @@ func decodeConvoDefsMessageInput_Embed(d *lex.Decoder) ConvoDefsMessageInput_Emb
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.record", "app.bsky.embed.record#main":
 		return lex.DecodeMember(d, new(bsky.EmbedRecord))
 	case "chat.bsky.embed.joinLink", "chat.bsky.embed.joinLink#main":
@@ -342,7 +342,7 @@ func (x *ConvoDefsMessageInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageInput"))
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -441,7 +441,7 @@ func decodeConvoDefsMessageView_Embed(d *lex.Decoder) ConvoDefsMessageView_Embed
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "app.bsky.embed.record#view":
 		return lex.DecodeMember(d, new(bsky.EmbedRecordView))
 	case "chat.bsky.embed.joinLink#view":
@@ -533,7 +533,7 @@ func (x *ConvoDefsMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -736,7 +736,7 @@ func (x *ConvoDefsSystemMessageReferredUser) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageReferredUser"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -803,7 +803,7 @@ func decodeConvoDefsSystemMessageView_Data(d *lex.Decoder) ConvoDefsSystemMessag
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#systemMessageDataAddMember":
 		return lex.DecodeMember(d, new(ConvoDefsSystemMessageDataAddMember))
 	case "chat.bsky.convo.defs#systemMessageDataRemoveMember":
@@ -888,7 +888,7 @@ func (x *ConvoDefsSystemMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -1029,7 +1029,7 @@ func (x *ConvoDefsSystemMessageDataAddMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataAddMember"))
 		case "member":
 			if !d.Null() {
 				v17 := new(ConvoDefsSystemMessageReferredUser)
@@ -1159,7 +1159,7 @@ func (x *ConvoDefsSystemMessageDataRemoveMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataRemoveMember"))
 		case "member":
 			if !d.Null() {
 				v19 := new(ConvoDefsSystemMessageReferredUser)
@@ -1283,7 +1283,7 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataMemberJoin"))
 		case "member":
 			if !d.Null() {
 				v21 := new(ConvoDefsSystemMessageReferredUser)
@@ -1406,7 +1406,7 @@ func (x *ConvoDefsSystemMessageDataMemberLeave) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataMemberLeave"))
 		case "member":
 			if !d.Null() {
 				v23 := new(ConvoDefsSystemMessageReferredUser)
@@ -1502,7 +1502,7 @@ func (x *ConvoDefsSystemMessageDataLockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataLockConvo"))
 		case "lockedBy":
 			if !d.Null() {
 				v24 := new(ConvoDefsSystemMessageReferredUser)
@@ -1598,7 +1598,7 @@ func (x *ConvoDefsSystemMessageDataUnlockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataUnlockConvo"))
 		case "unlockedBy":
 			if !d.Null() {
 				v25 := new(ConvoDefsSystemMessageReferredUser)
@@ -1694,7 +1694,7 @@ func (x *ConvoDefsSystemMessageDataLockConvoPermanently) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataLockConvoPermanently"))
 		case "lockedBy":
 			if !d.Null() {
 				v26 := new(ConvoDefsSystemMessageReferredUser)
@@ -1796,7 +1796,7 @@ func (x *ConvoDefsSystemMessageDataEditGroup) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEditGroup"))
 		case "oldName":
 			if !d.Null() {
 				x.OldName = lex.Ptr(d.String())
@@ -1890,7 +1890,7 @@ func (x *ConvoDefsSystemMessageDataCreateJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataCreateJoinLink"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1960,7 +1960,7 @@ func (x *ConvoDefsSystemMessageDataEditJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEditJoinLink"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2030,7 +2030,7 @@ func (x *ConvoDefsSystemMessageDataEnableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEnableJoinLink"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2100,7 +2100,7 @@ func (x *ConvoDefsSystemMessageDataDisableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataDisableJoinLink"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2185,7 +2185,7 @@ func (x *ConvoDefsDeletedMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#deletedMessageView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -2312,7 +2312,7 @@ func (x *ConvoDefsMessageViewSender) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageViewSender"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -2409,7 +2409,7 @@ func (x *ConvoDefsReactionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#reactionView"))
 		case "value":
 			if !d.Null() {
 				x.Value = d.String()
@@ -2524,7 +2524,7 @@ func (x *ConvoDefsReactionViewSender) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#reactionViewSender"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -2619,7 +2619,7 @@ func (x *ConvoDefsMessageAndReactionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageAndReactionView"))
 		case "message":
 			if !d.Null() {
 				v29 := new(ConvoDefsMessageView)
@@ -2699,7 +2699,7 @@ func decodeConvoDefsConvoView_LastMessage(d *lex.Decoder) ConvoDefsConvoView_Las
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -2723,7 +2723,7 @@ func decodeConvoDefsConvoView_LastReaction(d *lex.Decoder) ConvoDefsConvoView_La
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageAndReactionView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageAndReactionView))
 	default:
@@ -2743,7 +2743,7 @@ func decodeConvoDefsConvoView_Kind(d *lex.Decoder) ConvoDefsConvoView_Kind {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#directConvo":
 		return lex.DecodeMember(d, new(ConvoDefsDirectConvo))
 	case "chat.bsky.convo.defs#groupConvo":
@@ -2838,7 +2838,7 @@ func (x *ConvoDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#convoView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -3031,7 +3031,7 @@ func (x *ConvoDefsDirectConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#directConvo"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -3137,7 +3137,7 @@ func (x *ConvoDefsGroupConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#groupConvo"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -3321,7 +3321,7 @@ func (x *ConvoDefsLogBeginConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logBeginConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3421,7 +3421,7 @@ func (x *ConvoDefsLogAcceptConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAcceptConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3520,7 +3520,7 @@ func (x *ConvoDefsLogLeaveConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLeaveConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3619,7 +3619,7 @@ func (x *ConvoDefsLogMuteConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMuteConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3718,7 +3718,7 @@ func (x *ConvoDefsLogUnmuteConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logUnmuteConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3785,7 +3785,7 @@ func decodeConvoDefsLogCreateMessage_Message(d *lex.Decoder) ConvoDefsLogCreateM
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -3856,7 +3856,7 @@ func (x *ConvoDefsLogCreateMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logCreateMessage"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3964,7 +3964,7 @@ func decodeConvoDefsLogDeleteMessage_Message(d *lex.Decoder) ConvoDefsLogDeleteM
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -4024,7 +4024,7 @@ func (x *ConvoDefsLogDeleteMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logDeleteMessage"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4110,7 +4110,7 @@ func decodeConvoDefsLogReadMessage_Message(d *lex.Decoder) ConvoDefsLogReadMessa
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -4174,7 +4174,7 @@ func (x *ConvoDefsLogReadMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadMessage"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4259,7 +4259,7 @@ func decodeConvoDefsLogAddReaction_Message(d *lex.Decoder) ConvoDefsLogAddReacti
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -4336,7 +4336,7 @@ func (x *ConvoDefsLogAddReaction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAddReaction"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4460,7 +4460,7 @@ func decodeConvoDefsLogRemoveReaction_Message(d *lex.Decoder) ConvoDefsLogRemove
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -4537,7 +4537,7 @@ func (x *ConvoDefsLogRemoveReaction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRemoveReaction"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4662,7 +4662,7 @@ func decodeConvoDefsLogReadConvo_Message(d *lex.Decoder) ConvoDefsLogReadConvo_M
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -4725,7 +4725,7 @@ func (x *ConvoDefsLogReadConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4859,7 +4859,7 @@ func (x *ConvoDefsLogAddMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAddMember"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5018,7 +5018,7 @@ func (x *ConvoDefsLogRemoveMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRemoveMember"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5177,7 +5177,7 @@ func (x *ConvoDefsLogMemberJoin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMemberJoin"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5336,7 +5336,7 @@ func (x *ConvoDefsLogMemberLeave) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMemberLeave"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5493,7 +5493,7 @@ func (x *ConvoDefsLogLockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLockConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5650,7 +5650,7 @@ func (x *ConvoDefsLogUnlockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logUnlockConvo"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5808,7 +5808,7 @@ func (x *ConvoDefsLogLockConvoPermanently) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLockConvoPermanently"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5957,7 +5957,7 @@ func (x *ConvoDefsLogEditGroup) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEditGroup"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6083,7 +6083,7 @@ func (x *ConvoDefsLogCreateJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logCreateJoinLink"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6209,7 +6209,7 @@ func (x *ConvoDefsLogEditJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEditJoinLink"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6335,7 +6335,7 @@ func (x *ConvoDefsLogEnableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEnableJoinLink"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6461,7 +6461,7 @@ func (x *ConvoDefsLogDisableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logDisableJoinLink"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6588,7 +6588,7 @@ func (x *ConvoDefsLogIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logIncomingJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6715,7 +6715,7 @@ func (x *ConvoDefsLogApproveJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logApproveJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6842,7 +6842,7 @@ func (x *ConvoDefsLogRejectJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRejectJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6963,7 +6963,7 @@ func (x *ConvoDefsLogOutgoingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logOutgoingJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7070,7 +7070,7 @@ func (x *ConvoDefsLogWithdrawIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logWithdrawIncomingJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7192,7 +7192,7 @@ func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7294,7 +7294,7 @@ func (x *ConvoDefsLogReadJoinRequests) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadJoinRequests"))
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()

@@ -57,7 +57,7 @@ func (x *ConvoDeleteMessageForSelfInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.deleteMessageForSelf#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()

@@ -70,7 +70,7 @@ func (x *ConvoGetConvoAvailabilityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getConvoAvailability#output.schema"))
 		case "canChat":
 			if !d.Null() {
 				x.CanChat = d.Bool()

@@ -67,7 +67,7 @@ func (x *ConvoGetConvoForMembersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getConvoForMembers#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)

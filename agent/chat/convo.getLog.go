@@ -53,7 +53,7 @@ func decodeConvoGetLogOutput_Logs(d *lex.Decoder) ConvoGetLogOutput_Logs {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#logBeginConvo":
 		return lex.DecodeMember(d, new(ConvoDefsLogBeginConvo))
 	case "chat.bsky.convo.defs#logAcceptConvo":
@@ -167,7 +167,7 @@ func (x *ConvoGetLogOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getLog#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

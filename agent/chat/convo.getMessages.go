@@ -49,7 +49,7 @@ func decodeConvoGetMessagesOutput_Messages(d *lex.Decoder) ConvoGetMessagesOutpu
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#deletedMessageView":
@@ -120,7 +120,7 @@ func (x *ConvoGetMessagesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getMessages#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

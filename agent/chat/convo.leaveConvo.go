@@ -52,7 +52,7 @@ func (x *ConvoLeaveConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.leaveConvo#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -138,7 +138,7 @@ func (x *ConvoLeaveConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.leaveConvo#output.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()

@@ -49,7 +49,7 @@ func decodeConvoListConvoRequestsOutput_Requests(d *lex.Decoder) ConvoListConvoR
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#convoView":
 		return lex.DecodeMember(d, new(ConvoDefsConvoView))
 	case "chat.bsky.group.defs#joinRequestConvoView":
@@ -108,7 +108,7 @@ func (x *ConvoListConvoRequestsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.listConvoRequests#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

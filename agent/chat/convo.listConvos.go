@@ -158,7 +158,7 @@ func (x *ConvoListConvosOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.listConvos#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

@@ -52,7 +52,7 @@ func (x *ConvoLockConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.lockConvo#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -136,7 +136,7 @@ func (x *ConvoLockConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.lockConvo#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)

@@ -58,7 +58,7 @@ func (x *ConvoSendMessageInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessage#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()

@@ -56,7 +56,7 @@ func (x *ConvoSendMessageBatchInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#input.schema"))
 		case "items":
 			if !d.Null() {
 				v2 := []*ConvoSendMessageBatchBatchItem{}
@@ -159,7 +159,7 @@ func (x *ConvoSendMessageBatchOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#output.schema"))
 		case "items":
 			if !d.Null() {
 				v7 := []*ConvoDefsMessageView{}
@@ -307,7 +307,7 @@ func (x *ConvoSendMessageBatchBatchItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#batchItem"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()

@@ -52,7 +52,7 @@ func (x *ConvoUnlockConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.unlockConvo#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -136,7 +136,7 @@ func (x *ConvoUnlockConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.unlockConvo#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)

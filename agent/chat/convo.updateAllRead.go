@@ -65,7 +65,7 @@ func (x *ConvoUpdateAllReadInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateAllRead#input.schema"))
 		case "status":
 			if !d.Null() {
 				x.Status = lex.Ptr(ConvoUpdateAllReadInput_Status(d.String()))
@@ -147,7 +147,7 @@ func (x *ConvoUpdateAllReadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateAllRead#output.schema"))
 		case "updatedCount":
 			if !d.Null() {
 				x.UpdatedCount = d.Int()

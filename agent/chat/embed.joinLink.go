@@ -44,7 +44,7 @@ func (x *EmbedJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.embed.joinLink"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -128,7 +128,7 @@ func (x *EmbedJoinLinkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.embed.joinLink#view"))
 		case "joinLinkPreview":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkPreviewView)

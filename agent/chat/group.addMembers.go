@@ -60,7 +60,7 @@ func (x *GroupAddMembersInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.addMembers#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -179,7 +179,7 @@ func (x *GroupAddMembersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.addMembers#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v6 := new(ConvoDefsConvoView)

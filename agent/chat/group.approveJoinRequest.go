@@ -57,7 +57,7 @@ func (x *GroupApproveJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.approveJoinRequest#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -160,7 +160,7 @@ func (x *GroupApproveJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.approveJoinRequest#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)

@@ -60,7 +60,7 @@ func (x *GroupCreateGroupInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.createGroup#input.schema"))
 		case "members":
 			if !d.Null() {
 				v2 := []string{}
@@ -175,7 +175,7 @@ func (x *GroupCreateGroupOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.createGroup#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v5 := new(ConvoDefsConvoView)

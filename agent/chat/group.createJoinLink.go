@@ -62,7 +62,7 @@ func (x *GroupCreateJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.createJoinLink#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -170,7 +170,7 @@ func (x *GroupCreateJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.createJoinLink#output.schema"))
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)

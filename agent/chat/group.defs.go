@@ -83,7 +83,7 @@ func (x *GroupDefsJoinLinkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkView"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -259,7 +259,7 @@ func (x *GroupDefsJoinLinkPreviewView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkPreviewView"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -465,7 +465,7 @@ func (x *GroupDefsJoinLinkViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkViewerState"))
 		case "requestedAt":
 			if !d.Null() {
 				x.RequestedAt = lex.Ptr(d.String())
@@ -564,7 +564,7 @@ func (x *GroupDefsJoinRequestView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinRequestView"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -703,7 +703,7 @@ func (x *GroupDefsJoinRequestConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinRequestConvoView"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()

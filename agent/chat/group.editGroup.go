@@ -56,7 +56,7 @@ func (x *GroupEditGroupInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.editGroup#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -161,7 +161,7 @@ func (x *GroupEditGroupOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.editGroup#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)

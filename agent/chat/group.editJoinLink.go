@@ -62,7 +62,7 @@ func (x *GroupEditJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.editJoinLink#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -170,7 +170,7 @@ func (x *GroupEditJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.editJoinLink#output.schema"))
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)

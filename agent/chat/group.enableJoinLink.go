@@ -52,7 +52,7 @@ func (x *GroupEnableJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.enableJoinLink#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -136,7 +136,7 @@ func (x *GroupEnableJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.enableJoinLink#output.schema"))
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)

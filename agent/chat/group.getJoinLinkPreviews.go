@@ -69,7 +69,7 @@ func (x *GroupGetJoinLinkPreviewsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.getJoinLinkPreviews#output.schema"))
 		case "joinLinkPreviews":
 			if !d.Null() {
 				v2 := []*GroupDefsJoinLinkPreviewView{}

@@ -57,7 +57,7 @@ func (x *GroupRejectJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.rejectJoinRequest#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -154,7 +154,7 @@ func (x *GroupRejectJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.rejectJoinRequest#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -60,7 +60,7 @@ func (x *GroupRemoveMembersInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.removeMembers#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -170,7 +170,7 @@ func (x *GroupRemoveMembersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.removeMembers#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v5 := new(ConvoDefsConvoView)

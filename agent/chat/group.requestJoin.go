@@ -52,7 +52,7 @@ func (x *GroupRequestJoinInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.requestJoin#input.schema"))
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -152,7 +152,7 @@ func (x *GroupRequestJoinOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.requestJoin#output.schema"))
 		case "status":
 			if !d.Null() {
 				x.Status = GroupRequestJoinOutput_Status(d.String())

@@ -53,7 +53,7 @@ func (x *GroupUpdateJoinRequestsReadInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.updateJoinRequestsRead#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -133,7 +133,7 @@ func (x *GroupUpdateJoinRequestsReadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.updateJoinRequestsRead#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

@@ -53,7 +53,7 @@ func (x *GroupWithdrawJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.withdrawJoinRequest#input.schema"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -133,7 +133,7 @@ func (x *GroupWithdrawJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.group.withdrawJoinRequest#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

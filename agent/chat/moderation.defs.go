@@ -18,7 +18,7 @@ func decodeModerationDefsConvoView_Kind(d *lex.Decoder) ModerationDefsConvoView_
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.moderation.defs#directConvo":
 		return lex.DecodeMember(d, new(ModerationDefsDirectConvo))
 	case "chat.bsky.moderation.defs#groupConvo":
@@ -82,7 +82,7 @@ func (x *ModerationDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#convoView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -191,7 +191,7 @@ func (x *ModerationDefsDirectConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#directConvo"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -293,7 +293,7 @@ func (x *ModerationDefsGroupConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#groupConvo"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()

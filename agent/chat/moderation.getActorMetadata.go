@@ -79,7 +79,7 @@ func (x *ModerationGetActorMetadataOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getActorMetadata#output.schema"))
 		case "day":
 			if !d.Null() {
 				v1 := new(ModerationGetActorMetadataMetadata)
@@ -233,7 +233,7 @@ func (x *ModerationGetActorMetadataMetadata) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getActorMetadata#metadata"))
 		case "messagesSent":
 			if !d.Null() {
 				x.MessagesSent = d.Int()

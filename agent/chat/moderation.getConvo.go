@@ -65,7 +65,7 @@ func (x *ModerationGetConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getConvo#output.schema"))
 		case "convo":
 			if !d.Null() {
 				v1 := new(ModerationDefsConvoView)

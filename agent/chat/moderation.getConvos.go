@@ -67,7 +67,7 @@ func (x *ModerationGetConvosOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getConvos#output.schema"))
 		case "convos":
 			if !d.Null() {
 				v2 := []*ModerationDefsConvoView{}

@@ -69,7 +69,7 @@ func decodeModerationGetMessageContextOutput_Messages(d *lex.Decoder) Moderation
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.convo.defs#messageView":
 		return lex.DecodeMember(d, new(ConvoDefsMessageView))
 	case "chat.bsky.convo.defs#systemMessageView":
@@ -123,7 +123,7 @@ func (x *ModerationGetMessageContextOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getMessageContext#output.schema"))
 		case "messages":
 			if !d.Null() {
 				v2 := []ModerationGetMessageContextOutput_Messages{}

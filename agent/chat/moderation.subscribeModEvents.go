@@ -74,7 +74,7 @@ func decodeModerationSubscribeModEventsMessage(d *lex.Decoder) ModerationSubscri
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage":
 		return lex.DecodeMember(d, new(ModerationSubscribeModEventsEventConvoFirstMessage))
 	case "chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated":
@@ -201,7 +201,7 @@ func (x *ModerationSubscribeModEventsEventConvoFirstMessage) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage"))
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -398,7 +398,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -637,7 +637,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) DecodeLex(d *lex
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -887,7 +887,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) DecodeLex(d *le
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1124,7 +1124,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) DecodeLex(d *lex
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1357,7 +1357,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) DecodeLe
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1579,7 +1579,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) DecodeLe
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1820,7 +1820,7 @@ func (x *ModerationSubscribeModEventsEventChatAccepted) DecodeLex(d *lex.Decoder
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventChatAccepted"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2061,7 +2061,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) DecodeLex(d *lex.
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2379,7 +2379,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatUpdated) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2652,7 +2652,7 @@ func (x *ModerationSubscribeModEventsEventRateLimitExceeded) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded"))
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()

@@ -62,7 +62,7 @@ func (x *ModerationUpdateActorAccessInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.updateActorAccess#input.schema"))
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()

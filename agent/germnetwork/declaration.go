@@ -78,7 +78,7 @@ func (x *Declaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.germnetwork.declaration"))
 		case "version":
 			if !d.Null() {
 				x.Version = d.String()
@@ -258,7 +258,7 @@ func (x *DeclarationMessageMe) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("com.germnetwork.declaration#messageMe"))
 		case "messageMeUrl":
 			if !d.Null() {
 				x.MessageMeURL = d.String()

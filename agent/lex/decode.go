@@ -390,6 +390,18 @@ func (d *Decoder) digits() bool {
 	return true
 }
 
+// StringIntern reads a JSON string and returns canonical, without
+// allocating, when the string equals it. Generated decoders read "$type"
+// with it.
+func (d *Decoder) StringIntern(canonical string) string {
+	b := d.str()
+	d.first = false
+	if string(b) == canonical {
+		return canonical
+	}
+	return string(b)
+}
+
 // Int reads a JSON number that must be an integer within int64.
 func (d *Decoder) Int() int64 {
 	c := d.Peek()
@@ -462,10 +474,6 @@ func (d *Decoder) Skip() { d.Raw() }
 
 // skip consumes one value. depth is the nesting level of the value.
 func (d *Decoder) skip(depth int) {
-	if depth >= MaxDepth {
-		d.syntax("nesting too deep")
-		return
-	}
 	d.skipWS()
 	if d.pos >= len(d.data) {
 		d.syntax("unexpected end of input, expected value")
@@ -473,6 +481,12 @@ func (d *Decoder) skip(depth int) {
 	}
 	switch c := d.data[d.pos]; c {
 	case '{', '[':
+		// Like open: at most MaxDepth containers deep; scalars inside
+		// the deepest container are fine.
+		if depth >= MaxDepth {
+			d.syntax("nesting too deep")
+			return
+		}
 		closer := byte('}')
 		if c == '[' {
 			closer = ']'
@@ -536,9 +550,14 @@ func (d *Decoder) skip(depth int) {
 //
 // "$type" is almost always the first member, which makes this cheap; when
 // it is not, the object's members are scanned once.
-func (d *Decoder) PeekType() string {
+func (d *Decoder) PeekType() string { return string(d.PeekTypeBytes()) }
+
+// PeekTypeBytes is [Decoder.PeekType] without the allocation: the result
+// aliases the input (or is a fresh copy when the value has escapes) and is
+// valid until the input changes.
+func (d *Decoder) PeekTypeBytes() []byte {
 	if d.Peek() != '{' {
-		return ""
+		return nil
 	}
 	save, saveFirst := d.pos, d.first
 	defer func() {
@@ -547,30 +566,30 @@ func (d *Decoder) PeekType() string {
 	d.pos++
 	d.skipWS()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		return ""
+		return nil
 	}
 	for d.err == nil {
 		k := d.str()
 		d.skipWS()
 		if d.err != nil || d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return ""
+			return nil
 		}
 		d.pos++
 		if string(k) == "$type" {
 			if d.Peek() != '"' {
-				return ""
+				return nil
 			}
-			return string(d.str())
+			return d.str()
 		}
 		d.skip(len(d.stack) + 1)
 		d.skipWS()
 		if d.err != nil || d.pos >= len(d.data) || d.data[d.pos] != ',' {
-			return ""
+			return nil
 		}
 		d.pos++
 		d.skipWS()
 	}
-	return ""
+	return nil
 }
 
 // decoderState is a position a Decoder can return to.

@@ -73,7 +73,7 @@ func (x *CommunicationCreateTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.communication.createTemplate#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

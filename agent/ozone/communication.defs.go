@@ -80,7 +80,7 @@ func (x *CommunicationDefsTemplateView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.communication.defs#templateView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()

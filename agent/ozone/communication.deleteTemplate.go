@@ -53,7 +53,7 @@ func (x *CommunicationDeleteTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.communication.deleteTemplate#input.schema"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()

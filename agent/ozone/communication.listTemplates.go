@@ -69,7 +69,7 @@ func (x *CommunicationListTemplatesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.communication.listTemplates#output.schema"))
 		case "communicationTemplates":
 			if !d.Null() {
 				v2 := []*CommunicationDefsTemplateView{}

@@ -88,7 +88,7 @@ func (x *CommunicationUpdateTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.communication.updateTemplate#input.schema"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()

@@ -108,7 +108,7 @@ func (x *HostingGetAccountHistoryOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -230,7 +230,7 @@ func decodeHostingGetAccountHistoryEvent_Details(d *lex.Decoder) HostingGetAccou
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.hosting.getAccountHistory#accountCreated":
 		return lex.DecodeMember(d, new(HostingGetAccountHistoryAccountCreated))
 	case "tools.ozone.hosting.getAccountHistory#emailUpdated":
@@ -295,7 +295,7 @@ func (x *HostingGetAccountHistoryEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#event"))
 		case "details":
 			if !d.Null() {
 				x.Details = decodeHostingGetAccountHistoryEvent_Details(d)
@@ -416,7 +416,7 @@ func (x *HostingGetAccountHistoryAccountCreated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#accountCreated"))
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())
@@ -519,7 +519,7 @@ func (x *HostingGetAccountHistoryEmailUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#emailUpdated"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -603,7 +603,7 @@ func (x *HostingGetAccountHistoryEmailConfirmed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#emailConfirmed"))
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -683,7 +683,7 @@ func (x *HostingGetAccountHistoryPasswordUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#passwordUpdated"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -755,7 +755,7 @@ func (x *HostingGetAccountHistoryHandleUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#handleUpdated"))
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()

@@ -63,7 +63,7 @@ func (x *ModerationCancelScheduledActionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#input.schema"))
 		case "subjects":
 			if !d.Null() {
 				v2 := []string{}
@@ -210,7 +210,7 @@ func (x *ModerationCancelScheduledActionsCancellationResults) DecodeLex(d *lex.D
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#cancellationResults"))
 		case "succeeded":
 			if !d.Null() {
 				v7 := []string{}
@@ -339,7 +339,7 @@ func (x *ModerationCancelScheduledActionsFailedCancellation) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#failedCancellation"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

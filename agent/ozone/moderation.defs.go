@@ -34,7 +34,7 @@ func decodeModerationDefsModEventView_Event(d *lex.Decoder) ModerationDefsModEve
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#modEventTakedown":
 		return lex.DecodeMember(d, new(ModerationDefsModEventTakedown))
 	case "tools.ozone.moderation.defs#modEventReverseTakedown":
@@ -103,7 +103,7 @@ func decodeModerationDefsModEventView_Subject(d *lex.Decoder) ModerationDefsModE
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(atproto.AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -199,7 +199,7 @@ func (x *ModerationDefsModEventView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -381,7 +381,7 @@ func decodeModerationDefsModEventViewDetail_Event(d *lex.Decoder) ModerationDefs
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#modEventTakedown":
 		return lex.DecodeMember(d, new(ModerationDefsModEventTakedown))
 	case "tools.ozone.moderation.defs#modEventReverseTakedown":
@@ -450,7 +450,7 @@ func decodeModerationDefsModEventViewDetail_Subject(d *lex.Decoder) ModerationDe
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#repoView":
 		return lex.DecodeMember(d, new(ModerationDefsRepoView))
 	case "tools.ozone.moderation.defs#repoViewNotFound":
@@ -539,7 +539,7 @@ func (x *ModerationDefsModEventViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventViewDetail"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -692,7 +692,7 @@ func decodeModerationDefsSubjectStatusView_Subject(d *lex.Decoder) ModerationDef
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(atproto.AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -718,7 +718,7 @@ func decodeModerationDefsSubjectStatusView_Hosting(d *lex.Decoder) ModerationDef
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#accountHosting":
 		return lex.DecodeMember(d, new(ModerationDefsAccountHosting))
 	case "tools.ozone.moderation.defs#recordHosting":
@@ -946,7 +946,7 @@ func (x *ModerationDefsSubjectStatusView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#subjectStatusView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -1351,7 +1351,7 @@ func decodeModerationDefsSubjectView_Profile(d *lex.Decoder) ModerationDefsSubje
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	default:
 		return lex.DecodeAny(d)
 	}
@@ -1421,7 +1421,7 @@ func (x *ModerationDefsSubjectView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#subjectView"))
 		case "type":
 			if !d.Null() {
 				x.Type = atproto.ModerationDefsSubjectType(d.String())
@@ -1604,7 +1604,7 @@ func (x *ModerationDefsAccountStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountStats"))
 		case "reportCount":
 			if !d.Null() {
 				x.ReportCount = lex.Ptr(d.Int())
@@ -1779,7 +1779,7 @@ func (x *ModerationDefsRecordsStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordsStats"))
 		case "totalReports":
 			if !d.Null() {
 				x.TotalReports = lex.Ptr(d.Int())
@@ -1966,7 +1966,7 @@ func (x *ModerationDefsAccountStrike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountStrike"))
 		case "activeStrikeCount":
 			if !d.Null() {
 				x.ActiveStrikeCount = lex.Ptr(d.Int())
@@ -2197,7 +2197,7 @@ func (x *ModerationDefsModEventTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventTakedown"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2410,7 +2410,7 @@ func (x *ModerationDefsModEventReverseTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventReverseTakedown"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2543,7 +2543,7 @@ func (x *ModerationDefsModEventResolveAppeal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventResolveAppeal"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2634,7 +2634,7 @@ func (x *ModerationDefsModEventComment) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventComment"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2741,7 +2741,7 @@ func (x *ModerationDefsModEventReport) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventReport"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2872,7 +2872,7 @@ func (x *ModerationDefsModEventLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventLabel"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3009,7 +3009,7 @@ func (x *ModerationDefsModEventPriorityScore) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventPriorityScore"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3181,7 +3181,7 @@ func (x *ModerationDefsAgeAssuranceEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssuranceEvent"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -3404,7 +3404,7 @@ func (x *ModerationDefsAgeAssuranceOverrideEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssuranceOverrideEvent"))
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsAgeAssuranceOverrideEvent_Status(d.String())
@@ -3518,7 +3518,7 @@ func (x *ModerationDefsAgeAssurancePurgeEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssurancePurgeEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = d.String()
@@ -3608,7 +3608,7 @@ func (x *ModerationDefsRevokeAccountCredentialsEvent) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#revokeAccountCredentialsEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = d.String()
@@ -3705,7 +3705,7 @@ func (x *ModerationDefsModEventAcknowledge) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventAcknowledge"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3801,7 +3801,7 @@ func (x *ModerationDefsModEventEscalate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventEscalate"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3889,7 +3889,7 @@ func (x *ModerationDefsModEventMute) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventMute"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3986,7 +3986,7 @@ func (x *ModerationDefsModEventUnmute) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventUnmute"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4077,7 +4077,7 @@ func (x *ModerationDefsModEventMuteReporter) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventMuteReporter"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4176,7 +4176,7 @@ func (x *ModerationDefsModEventUnmuteReporter) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventUnmuteReporter"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4308,7 +4308,7 @@ func (x *ModerationDefsModEventEmail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventEmail"))
 		case "subjectLine":
 			if !d.Null() {
 				x.SubjectLine = d.String()
@@ -4490,7 +4490,7 @@ func (x *ModerationDefsModEventDivert) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventDivert"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4599,7 +4599,7 @@ func (x *ModerationDefsModEventTag) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventTag"))
 		case "add":
 			if !d.Null() {
 				v52 := []string{}
@@ -4766,7 +4766,7 @@ func (x *ModerationDefsAccountEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4913,7 +4913,7 @@ func (x *ModerationDefsIdentityEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#identityEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5085,7 +5085,7 @@ func (x *ModerationDefsRecordEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5232,7 +5232,7 @@ func (x *ModerationDefsScheduleTakedownEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#scheduleTakedownEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5367,7 +5367,7 @@ func (x *ModerationDefsCancelScheduledTakedownEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#cancelScheduledTakedownEvent"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5507,7 +5507,7 @@ func (x *ModerationDefsRepoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoView"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -5827,7 +5827,7 @@ func (x *ModerationDefsRepoViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoViewDetail"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -6127,7 +6127,7 @@ func (x *ModerationDefsRepoViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoViewNotFound"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -6248,7 +6248,7 @@ func (x *ModerationDefsRecordView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordView"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6471,7 +6471,7 @@ func (x *ModerationDefsRecordViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordViewDetail"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6677,7 +6677,7 @@ func (x *ModerationDefsRecordViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordViewNotFound"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6769,7 +6769,7 @@ func (x *ModerationDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#convoView"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -6869,7 +6869,7 @@ func (x *ModerationDefsModeration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#moderation"))
 		case "subjectStatus":
 			if !d.Null() {
 				v108 := new(ModerationDefsSubjectStatusView)
@@ -6959,7 +6959,7 @@ func (x *ModerationDefsModerationDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#moderationDetail"))
 		case "subjectStatus":
 			if !d.Null() {
 				v109 := new(ModerationDefsSubjectStatusView)
@@ -7021,7 +7021,7 @@ func decodeModerationDefsBlobView_Details(d *lex.Decoder) ModerationDefsBlobView
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#imageDetails":
 		return lex.DecodeMember(d, new(ModerationDefsImageDetails))
 	case "tools.ozone.moderation.defs#videoDetails":
@@ -7092,7 +7092,7 @@ func (x *ModerationDefsBlobView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#blobView"))
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -7248,7 +7248,7 @@ func (x *ModerationDefsImageDetails) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#imageDetails"))
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()
@@ -7350,7 +7350,7 @@ func (x *ModerationDefsVideoDetails) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#videoDetails"))
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()
@@ -7504,7 +7504,7 @@ func (x *ModerationDefsAccountHosting) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountHosting"))
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsAccountHosting_Status(d.String())
@@ -7695,7 +7695,7 @@ func (x *ModerationDefsRecordHosting) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordHosting"))
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsRecordHosting_Status(d.String())
@@ -7858,7 +7858,7 @@ func (x *ModerationDefsReporterStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#reporterStats"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -8048,7 +8048,7 @@ func (x *ModerationDefsModTool) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modTool"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -8265,7 +8265,7 @@ func (x *ModerationDefsScheduledActionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#scheduledActionView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()

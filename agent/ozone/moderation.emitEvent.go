@@ -38,7 +38,7 @@ func decodeModerationEmitEventInput_Event(d *lex.Decoder) ModerationEmitEventInp
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#modEventTakedown":
 		return lex.DecodeMember(d, new(ModerationDefsModEventTakedown))
 	case "tools.ozone.moderation.defs#modEventAcknowledge":
@@ -106,7 +106,7 @@ func decodeModerationEmitEventInput_Subject(d *lex.Decoder) ModerationEmitEventI
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.admin.defs#repoRef":
 		return lex.DecodeMember(d, new(atproto.AdminDefsRepoRef))
 	case "com.atproto.repo.strongRef", "com.atproto.repo.strongRef#main":
@@ -195,7 +195,7 @@ func (x *ModerationEmitEventInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.emitEvent#input.schema"))
 		case "event":
 			if !d.Null() {
 				x.Event = decodeModerationEmitEventInput_Event(d)
@@ -448,7 +448,7 @@ func (x *ModerationEmitEventReportAction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.emitEvent#reportAction"))
 		case "ids":
 			if !d.Null() {
 				v9 := []int64{}

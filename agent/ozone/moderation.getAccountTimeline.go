@@ -69,7 +69,7 @@ func (x *ModerationGetAccountTimelineOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#output.schema"))
 		case "timeline":
 			if !d.Null() {
 				v2 := []*ModerationGetAccountTimelineTimelineItem{}
@@ -209,7 +209,7 @@ func (x *ModerationGetAccountTimelineTimelineItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#timelineItem"))
 		case "day":
 			if !d.Null() {
 				x.Day = d.String()
@@ -414,7 +414,7 @@ func (x *ModerationGetAccountTimelineTimelineItemSummary) DecodeLex(d *lex.Decod
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#timelineItemSummary"))
 		case "eventSubjectType":
 			if !d.Null() {
 				x.EventSubjectType = ModerationGetAccountTimelineTimelineItemSummary_EventSubjectType(d.String())

@@ -38,7 +38,7 @@ func decodeModerationGetRecordsOutput_Records(d *lex.Decoder) ModerationGetRecor
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#recordViewDetail":
 		return lex.DecodeMember(d, new(ModerationDefsRecordViewDetail))
 	case "tools.ozone.moderation.defs#recordViewNotFound":
@@ -92,7 +92,7 @@ func (x *ModerationGetRecordsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getRecords#output.schema"))
 		case "records":
 			if !d.Null() {
 				v2 := []ModerationGetRecordsOutput_Records{}

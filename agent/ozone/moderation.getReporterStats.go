@@ -69,7 +69,7 @@ func (x *ModerationGetReporterStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getReporterStats#output.schema"))
 		case "stats":
 			if !d.Null() {
 				v2 := []*ModerationDefsReporterStats{}

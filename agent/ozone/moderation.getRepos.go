@@ -37,7 +37,7 @@ func decodeModerationGetReposOutput_Repos(d *lex.Decoder) ModerationGetReposOutp
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#repoViewDetail":
 		return lex.DecodeMember(d, new(ModerationDefsRepoViewDetail))
 	case "tools.ozone.moderation.defs#repoViewNotFound":
@@ -90,7 +90,7 @@ func (x *ModerationGetReposOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getRepos#output.schema"))
 		case "repos":
 			if !d.Null() {
 				v2 := []ModerationGetReposOutput_Repos{}

@@ -69,7 +69,7 @@ func (x *ModerationGetSubjectsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getSubjects#output.schema"))
 		case "subjects":
 			if !d.Null() {
 				v2 := []*ModerationDefsSubjectView{}

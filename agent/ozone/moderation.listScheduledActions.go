@@ -108,7 +108,7 @@ func (x *ModerationListScheduledActionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.listScheduledActions#input.schema"))
 		case "startsAfter":
 			if !d.Null() {
 				x.StartsAfter = lex.Ptr(d.String())
@@ -297,7 +297,7 @@ func (x *ModerationListScheduledActionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.listScheduledActions#output.schema"))
 		case "actions":
 			if !d.Null() {
 				v10 := []*ModerationDefsScheduledActionView{}

@@ -25,7 +25,7 @@ func decodeModerationScheduleActionInput_Action(d *lex.Decoder) ModerationSchedu
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.scheduleAction#takedown":
 		return lex.DecodeMember(d, new(ModerationScheduleActionTakedown))
 	default:
@@ -99,7 +99,7 @@ func (x *ModerationScheduleActionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#input.schema"))
 		case "action":
 			if !d.Null() {
 				x.Action = decodeModerationScheduleActionInput_Action(d)
@@ -334,7 +334,7 @@ func (x *ModerationScheduleActionTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#takedown"))
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -543,7 +543,7 @@ func (x *ModerationScheduleActionSchedulingConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#schedulingConfig"))
 		case "executeAt":
 			if !d.Null() {
 				x.ExecuteAt = lex.Ptr(d.String())
@@ -676,7 +676,7 @@ func (x *ModerationScheduleActionScheduledActionResults) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#scheduledActionResults"))
 		case "succeeded":
 			if !d.Null() {
 				v13 := []string{}
@@ -805,7 +805,7 @@ func (x *ModerationScheduleActionFailedScheduling) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#failedScheduling"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()

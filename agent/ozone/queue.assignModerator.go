@@ -56,7 +56,7 @@ func (x *QueueAssignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.assignModerator#input.schema"))
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()

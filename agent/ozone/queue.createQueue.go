@@ -95,7 +95,7 @@ func (x *QueueCreateQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.createQueue#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -248,7 +248,7 @@ func (x *QueueCreateQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.createQueue#output.schema"))
 		case "queue":
 			if !d.Null() {
 				v9 := new(QueueDefsQueueView)

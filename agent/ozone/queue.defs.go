@@ -118,7 +118,7 @@ func (x *QueueDefsQueueView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#queueView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -402,7 +402,7 @@ func (x *QueueDefsQueueStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#queueStats"))
 		case "pendingCount":
 			if !d.Null() {
 				x.PendingCount = lex.Ptr(d.Int())
@@ -589,7 +589,7 @@ func (x *QueueDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#assignmentView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()

@@ -59,7 +59,7 @@ func (x *QueueDeleteQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.deleteQueue#input.schema"))
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -159,7 +159,7 @@ func (x *QueueDeleteQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.deleteQueue#output.schema"))
 		case "deleted":
 			if !d.Null() {
 				x.Deleted = d.Bool()

@@ -57,7 +57,7 @@ func (x *QueueRouteReportsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.routeReports#input.schema"))
 		case "startReportId":
 			if !d.Null() {
 				x.StartReportID = d.Int()
@@ -155,7 +155,7 @@ func (x *QueueRouteReportsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.routeReports#output.schema"))
 		case "assigned":
 			if !d.Null() {
 				x.Assigned = d.Int()

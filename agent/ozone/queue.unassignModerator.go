@@ -57,7 +57,7 @@ func (x *QueueUnassignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.unassignModerator#input.schema"))
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()

@@ -70,7 +70,7 @@ func (x *QueueUpdateQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.updateQueue#input.schema"))
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -190,7 +190,7 @@ func (x *QueueUpdateQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.queue.updateQueue#output.schema"))
 		case "queue":
 			if !d.Null() {
 				v1 := new(QueueDefsQueueView)

@@ -74,7 +74,7 @@ func (x *ReportAssignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.assignModerator#input.schema"))
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()

@@ -27,7 +27,7 @@ func decodeReportCreateActivityInput_Activity(d *lex.Decoder) ReportCreateActivi
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.report.defs#queueActivity":
 		return lex.DecodeMember(d, new(ReportDefsQueueActivity))
 	case "tools.ozone.report.defs#assignmentActivity":
@@ -109,7 +109,7 @@ func (x *ReportCreateActivityInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.createActivity#input.schema"))
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -249,7 +249,7 @@ func (x *ReportCreateActivityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.createActivity#output.schema"))
 		case "activity":
 			if !d.Null() {
 				v1 := new(ReportDefsReportActivityView)

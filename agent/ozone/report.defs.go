@@ -309,7 +309,7 @@ func (x *ReportDefsReportAssignment) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportAssignment"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -551,7 +551,7 @@ func (x *ReportDefsReportView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -919,7 +919,7 @@ func (x *ReportDefsQueueActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#queueActivity"))
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsQueueActivity_PreviousStatus(d.String()))
@@ -1025,7 +1025,7 @@ func (x *ReportDefsAssignmentActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#assignmentActivity"))
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsAssignmentActivity_PreviousStatus(d.String()))
@@ -1131,7 +1131,7 @@ func (x *ReportDefsEscalationActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#escalationActivity"))
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsEscalationActivity_PreviousStatus(d.String()))
@@ -1237,7 +1237,7 @@ func (x *ReportDefsCloseActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#closeActivity"))
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsCloseActivity_PreviousStatus(d.String()))
@@ -1344,7 +1344,7 @@ func (x *ReportDefsReopenActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reopenActivity"))
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsReopenActivity_PreviousStatus(d.String()))
@@ -1424,7 +1424,7 @@ func (x *ReportDefsNoteActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#noteActivity"))
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1470,7 +1470,7 @@ func decodeReportDefsReportActivityView_Activity(d *lex.Decoder) ReportDefsRepor
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.report.defs#queueActivity":
 		return lex.DecodeMember(d, new(ReportDefsQueueActivity))
 	case "tools.ozone.report.defs#assignmentActivity":
@@ -1576,7 +1576,7 @@ func (x *ReportDefsReportActivityView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportActivityView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -1818,7 +1818,7 @@ func (x *ReportDefsLiveStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#liveStats"))
 		case "pendingCount":
 			if !d.Null() {
 				x.PendingCount = lex.Ptr(d.Int())
@@ -2023,7 +2023,7 @@ func (x *ReportDefsHistoricalStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#historicalStats"))
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -2225,7 +2225,7 @@ func (x *ReportDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#assignmentView"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()

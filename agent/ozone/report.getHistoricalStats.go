@@ -112,7 +112,7 @@ func (x *ReportGetHistoricalStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.getHistoricalStats#output.schema"))
 		case "stats":
 			if !d.Null() {
 				v2 := []*ReportDefsHistoricalStats{}

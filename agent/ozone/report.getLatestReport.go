@@ -67,7 +67,7 @@ func (x *ReportGetLatestReportOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.getLatestReport#output.schema"))
 		case "report":
 			if !d.Null() {
 				v1 := new(ReportDefsReportView)

@@ -82,7 +82,7 @@ func (x *ReportGetLiveStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.getLiveStats#output.schema"))
 		case "stats":
 			if !d.Null() {
 				v1 := new(ReportDefsLiveStats)

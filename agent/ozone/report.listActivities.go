@@ -86,7 +86,7 @@ func (x *ReportListActivitiesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.listActivities#output.schema"))
 		case "activities":
 			if !d.Null() {
 				v2 := []*ReportDefsReportActivityView{}

@@ -62,7 +62,7 @@ func (x *ReportReassignQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.reassignQueue#input.schema"))
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -170,7 +170,7 @@ func (x *ReportReassignQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.reassignQueue#output.schema"))
 		case "report":
 			if !d.Null() {
 				v1 := new(ReportDefsReportView)

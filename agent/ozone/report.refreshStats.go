@@ -66,7 +66,7 @@ func (x *ReportRefreshStatsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.refreshStats#input.schema"))
 		case "startDate":
 			if !d.Null() {
 				x.StartDate = d.String()
@@ -174,7 +174,7 @@ func (x *ReportRefreshStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.refreshStats#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

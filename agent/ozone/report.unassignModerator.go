@@ -53,7 +53,7 @@ func (x *ReportUnassignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.report.unassignModerator#input.schema"))
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()

@@ -76,7 +76,7 @@ func (x *SafelinkAddRuleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.addRule#input.schema"))
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()

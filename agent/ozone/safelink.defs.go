@@ -79,7 +79,7 @@ func (x *SafelinkDefsEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.defs#event"))
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -350,7 +350,7 @@ func (x *SafelinkDefsURLRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.defs#urlRule"))
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()

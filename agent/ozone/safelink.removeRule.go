@@ -68,7 +68,7 @@ func (x *SafelinkRemoveRuleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.removeRule#input.schema"))
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()

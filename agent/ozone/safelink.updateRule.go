@@ -77,7 +77,7 @@ func (x *SafelinkUpdateRuleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.updateRule#input.schema"))
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()

@@ -90,7 +90,7 @@ func (x *ServerGetConfigOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#output.schema"))
 		case "appview":
 			if !d.Null() {
 				v1 := new(ServerGetConfigServiceConfig)
@@ -273,7 +273,7 @@ func (x *ServerGetConfigServiceConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#serviceConfig"))
 		case "url":
 			if !d.Null() {
 				x.URL = lex.Ptr(d.String())
@@ -379,7 +379,7 @@ func (x *ServerGetConfigViewerConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#viewerConfig"))
 		case "role":
 			if !d.Null() {
 				x.Role = lex.Ptr(ServerGetConfigViewerConfig_Role(d.String()))

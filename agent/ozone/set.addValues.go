@@ -60,7 +60,7 @@ func (x *SetAddValuesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.addValues#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

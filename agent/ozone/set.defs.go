@@ -50,7 +50,7 @@ func (x *SetDefsSet) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.defs#set"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -176,7 +176,7 @@ func (x *SetDefsSetView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.defs#setView"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()

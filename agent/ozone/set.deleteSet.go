@@ -52,7 +52,7 @@ func (x *SetDeleteSetInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.deleteSet#input.schema"))
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -130,7 +130,7 @@ func (x *SetDeleteSetOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.deleteSet#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

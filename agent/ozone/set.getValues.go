@@ -90,7 +90,7 @@ func (x *SetGetValuesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.getValues#output.schema"))
 		case "set":
 			if !d.Null() {
 				v2 := new(SetDefsSetView)

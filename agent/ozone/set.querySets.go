@@ -124,7 +124,7 @@ func (x *SetQuerySetsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.set.querySets#output.schema"))
 		case "sets":
 			if !d.Null() {
 				v2 := []*SetDefsSetView{}

@@ -117,7 +117,7 @@ func (x *SettingDefsOption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.setting.defs#option"))
 		case "key":
 			if !d.Null() {
 				x.Key = d.String()

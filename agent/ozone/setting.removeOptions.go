@@ -72,7 +72,7 @@ func (x *SettingRemoveOptionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.setting.removeOptions#input.schema"))
 		case "keys":
 			if !d.Null() {
 				v2 := []string{}
@@ -178,7 +178,7 @@ func (x *SettingRemoveOptionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.setting.removeOptions#output.schema"))
 		default:
 			x.Extra.Capture(d, k)
 		}

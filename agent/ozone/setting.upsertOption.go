@@ -101,7 +101,7 @@ func (x *SettingUpsertOptionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.setting.upsertOption#input.schema"))
 		case "key":
 			if !d.Null() {
 				x.Key = d.String()
@@ -243,7 +243,7 @@ func (x *SettingUpsertOptionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.setting.upsertOption#output.schema"))
 		case "option":
 			if !d.Null() {
 				v1 := new(SettingDefsOption)

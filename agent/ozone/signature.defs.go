@@ -48,7 +48,7 @@ func (x *SignatureDefsSigDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.signature.defs#sigDetail"))
 		case "property":
 			if !d.Null() {
 				x.Property = d.String()

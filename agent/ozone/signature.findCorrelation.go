@@ -69,7 +69,7 @@ func (x *SignatureFindCorrelationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findCorrelation#output.schema"))
 		case "details":
 			if !d.Null() {
 				v2 := []*SignatureDefsSigDetail{}

@@ -87,7 +87,7 @@ func (x *SignatureFindRelatedAccountsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findRelatedAccounts#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -246,7 +246,7 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findRelatedAccounts#relatedAccount"))
 		case "account":
 			if !d.Null() {
 				v7 := new(atproto.AdminDefsAccountView)

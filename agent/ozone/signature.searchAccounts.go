@@ -87,7 +87,7 @@ func (x *SignatureSearchAccountsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.signature.searchAccounts#output.schema"))
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())

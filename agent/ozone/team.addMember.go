@@ -72,7 +72,7 @@ func (x *TeamAddMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.team.addMember#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

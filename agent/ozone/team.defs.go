@@ -94,7 +94,7 @@ func (x *TeamDefsMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.team.defs#member"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -52,7 +52,7 @@ func (x *TeamDeleteMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.team.deleteMember#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

@@ -78,7 +78,7 @@ func (x *TeamUpdateMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.team.updateMember#input.schema"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()

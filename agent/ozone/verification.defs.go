@@ -17,7 +17,7 @@ func decodeVerificationDefsVerificationView_SubjectProfile(d *lex.Decoder) Verif
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	default:
 		return lex.DecodeAny(d)
 	}
@@ -35,7 +35,7 @@ func decodeVerificationDefsVerificationView_IssuerProfile(d *lex.Decoder) Verifi
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	default:
 		return lex.DecodeAny(d)
 	}
@@ -54,7 +54,7 @@ func decodeVerificationDefsVerificationView_SubjectRepo(d *lex.Decoder) Verifica
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#repoViewDetail":
 		return lex.DecodeMember(d, new(ModerationDefsRepoViewDetail))
 	case "tools.ozone.moderation.defs#repoViewNotFound":
@@ -77,7 +77,7 @@ func decodeVerificationDefsVerificationView_IssuerRepo(d *lex.Decoder) Verificat
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "tools.ozone.moderation.defs#repoViewDetail":
 		return lex.DecodeMember(d, new(ModerationDefsRepoViewDetail))
 	case "tools.ozone.moderation.defs#repoViewNotFound":
@@ -191,7 +191,7 @@ func (x *VerificationDefsVerificationView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.defs#verificationView"))
 		case "issuer":
 			if !d.Null() {
 				x.Issuer = d.String()

@@ -57,7 +57,7 @@ func (x *VerificationGrantVerificationsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#input.schema"))
 		case "verifications":
 			if !d.Null() {
 				v2 := []*VerificationGrantVerificationsVerificationInput{}
@@ -169,7 +169,7 @@ func (x *VerificationGrantVerificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#output.schema"))
 		case "verifications":
 			if !d.Null() {
 				v8 := []*VerificationDefsVerificationView{}
@@ -333,7 +333,7 @@ func (x *VerificationGrantVerificationsVerificationInput) DecodeLex(d *lex.Decod
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#verificationInput"))
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -467,7 +467,7 @@ func (x *VerificationGrantVerificationsGrantError) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#grantError"))
 		case "error":
 			if !d.Null() {
 				x.Error = d.String()

@@ -64,7 +64,7 @@ func (x *VerificationRevokeVerificationsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#input.schema"))
 		case "uris":
 			if !d.Null() {
 				v2 := []string{}
@@ -189,7 +189,7 @@ func (x *VerificationRevokeVerificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#output.schema"))
 		case "revokedVerifications":
 			if !d.Null() {
 				v7 := []string{}
@@ -339,7 +339,7 @@ func (x *VerificationRevokeVerificationsRevokeError) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#revokeError"))
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()

@@ -59,7 +59,7 @@ func (x *DocumentContributor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.document#contributor"))
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -159,7 +159,7 @@ func decodeDocument_Content(d *lex.Decoder) Document_Content {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	default:
 		return lex.DecodeAny(d)
 	}
@@ -177,7 +177,7 @@ func decodeDocument_Labels(d *lex.Decoder) Document_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -197,7 +197,7 @@ func decodeDocument_Links(d *lex.Decoder) Document_Links {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	default:
 		return lex.DecodeAny(d)
 	}
@@ -332,7 +332,7 @@ func (x *Document) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.document"))
 		case "bskyPostRef":
 			if !d.Null() {
 				v3 := new(atproto.RepoStrongRef)

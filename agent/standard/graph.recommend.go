@@ -53,7 +53,7 @@ func (x *GraphRecommend) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.graph.recommend"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()

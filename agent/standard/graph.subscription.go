@@ -55,7 +55,7 @@ func (x *GraphSubscription) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.graph.subscription"))
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = lex.Ptr(d.String())

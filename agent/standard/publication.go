@@ -23,7 +23,7 @@ func decodePublication_Labels(d *lex.Decoder) Publication_Labels {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.label.defs#selfLabels":
 		return lex.DecodeMember(d, new(atproto.LabelDefsSelfLabels))
 	default:
@@ -108,7 +108,7 @@ func (x *Publication) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.publication"))
 		case "basicTheme":
 			if !d.Null() {
 				v1 := new(ThemeBasic)
@@ -290,7 +290,7 @@ func (x *PublicationPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.publication#preferences"))
 		case "showInDiscover":
 			if !d.Null() {
 				x.ShowInDiscover = lex.Ptr(d.Bool())

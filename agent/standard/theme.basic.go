@@ -20,7 +20,7 @@ func decodeThemeBasic_Accent(d *lex.Decoder) ThemeBasic_Accent {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "site.standard.theme.color#rgb":
 		return lex.DecodeMember(d, new(ThemeColorRgb))
 	default:
@@ -40,7 +40,7 @@ func decodeThemeBasic_AccentForeground(d *lex.Decoder) ThemeBasic_AccentForegrou
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "site.standard.theme.color#rgb":
 		return lex.DecodeMember(d, new(ThemeColorRgb))
 	default:
@@ -60,7 +60,7 @@ func decodeThemeBasic_Background(d *lex.Decoder) ThemeBasic_Background {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "site.standard.theme.color#rgb":
 		return lex.DecodeMember(d, new(ThemeColorRgb))
 	default:
@@ -80,7 +80,7 @@ func decodeThemeBasic_Foreground(d *lex.Decoder) ThemeBasic_Foreground {
 	if d.Null() {
 		return nil
 	}
-	switch t := d.PeekType(); t {
+	switch t := d.PeekTypeBytes(); string(t) {
 	case "site.standard.theme.color#rgb":
 		return lex.DecodeMember(d, new(ThemeColorRgb))
 	default:
@@ -149,7 +149,7 @@ func (x *ThemeBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.theme.basic"))
 		case "accent":
 			if !d.Null() {
 				x.Accent = decodeThemeBasic_Accent(d)

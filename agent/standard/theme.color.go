@@ -52,7 +52,7 @@ func (x *ThemeColorRgb) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.theme.color#rgb"))
 		case "b":
 			if !d.Null() {
 				x.B = d.Int()
@@ -192,7 +192,7 @@ func (x *ThemeColorRgba) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.String())
+			x.Extra.SetType(d.StringIntern("site.standard.theme.color#rgba"))
 		case "a":
 			if !d.Null() {
 				x.A = d.Int()
