@@ -90,7 +90,10 @@ type OAuthError struct {
 
 // Error implements error.
 func (e *OAuthError) Error() string {
-	s := fmt.Sprintf("oauthtransport: server error %q (HTTP %d)", e.Code, e.StatusCode)
+	s := fmt.Sprintf("oauthtransport: OAuth error %q", e.Code)
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
+	}
 	if e.Description != "" {
 		s += ": " + e.Description
 	}
@@ -124,10 +127,17 @@ type CallbackError struct {
 
 // Error implements error.
 func (e *CallbackError) Error() string {
+	if e.Code != "" {
+		s := "oauthtransport: authorization failed: " + e.Code
+		if e.Description != "" {
+			s += ": " + e.Description
+		}
+		return s
+	}
 	if e.Err != nil {
 		return "oauthtransport: callback: " + e.Err.Error()
 	}
-	return "oauthtransport: callback error " + e.Code
+	return "oauthtransport: callback failed"
 }
 
 // Unwrap returns the underlying error.

@@ -312,7 +312,7 @@ func (c *Client) Callback(ctx context.Context, params url.Values) (*Session, str
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Scope: tok.Scope,
 	}
 	if tok.expiresIn > 0 {
-		srec.ExpiresAt = start.Add(time.Duration(tok.expiresIn) * time.Second)
+		srec.ExpiresAt = start.Add(time.Duration(tok.expiresIn) * time.Second).Round(0)
 	}
 	// One session per account: the previous one is revoked and replaced.
 	if old, err := c.loadRecord(ctx, tok.Sub); err == nil {

@@ -237,7 +237,7 @@ func (c *Client) doRefresh(ctx context.Context, did, staleToken string) (*sessio
 	}
 	next.ExpiresAt = time.Time{}
 	if tok.expiresIn > 0 {
-		next.ExpiresAt = start.Add(time.Duration(tok.expiresIn) * time.Second)
+		next.ExpiresAt = start.Add(time.Duration(tok.expiresIn) * time.Second).Round(0)
 	}
 	if err := c.saveRecord(ctx, &next); err != nil {
 		c.log.ErrorContext(ctx, "oauthtransport: refreshed tokens not saved", "did", did, "err", err)
