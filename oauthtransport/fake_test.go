@@ -54,6 +54,7 @@ type fakeNet struct {
 	expiresIn   int
 	redirects   bool // protected-resource metadata redirects
 	revokeDown  bool // revocation endpoint answers 503
+	nonceChurn  bool // the AS wants a new nonce on every request
 }
 
 type parRecord struct {
@@ -246,6 +247,12 @@ func (f *fakeNet) checkDPoP(w http.ResponseWriter, r *http.Request, accessToken 
 		}
 	} else if _, ok := c["ath"]; ok {
 		return fail("invalid_dpop_proof", "unexpected ath")
+	}
+	f.mu.Lock()
+	churn := f.nonceChurn && !rs
+	f.mu.Unlock()
+	if churn {
+		f.rotateNonce()
 	}
 	if c["nonce"] != f.currentNonce() {
 		return fail("use_dpop_nonce", "Authorization server requires nonce in DPoP proof")

@@ -491,3 +491,18 @@ func TestResponseSizeCaps(t *testing.T) {
 		t.Fatalf("DID document: %v", err)
 	}
 }
+
+func TestAuthorizeNonceRetriedOnce(t *testing.T) {
+	// §2.6 #59: an AS that asks for a new nonce every time gets one retry.
+	f := newFakeNet(t)
+	f.addAccount(aliceDID, "alice.test")
+	f.nonceChurn = true
+	c, _, _, _ := f.newClient()
+	_, err := c.Authorize(context.Background(), "alice.test", AuthorizeOptions{})
+	if !errors.Is(err, &OAuthError{Code: "use_dpop_nonce"}) {
+		t.Fatalf("err = %v", err)
+	}
+	if p, _, _, _ := f.counts(); p != 2 {
+		t.Fatalf("%d PAR calls, want 2", p)
+	}
+}
