@@ -424,3 +424,16 @@ func FetchClientMetadata(ctx context.Context, clientID string, opts Config) (*Cl
 	}
 	return &m, nil
 }
+
+// NewClientFromClientID fetches the metadata document published at
+// clientID (see [FetchClientMetadata]) and builds a client from it and the
+// rest of cfg, whose Metadata is ignored. The keys in cfg must be those the
+// document publishes.
+func NewClientFromClientID(ctx context.Context, clientID string, cfg Config) (*Client, error) {
+	m, err := FetchClientMetadata(ctx, clientID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Metadata = *m
+	return NewClient(cfg)
+}

@@ -239,6 +239,10 @@ func TestFetchClientMetadata(t *testing.T) {
 	if err != nil || m.ClientID != id {
 		t.Fatalf("fetch: %v", err)
 	}
+	cfg.StateStore, cfg.SessionStore = newMemStore(), newMemStore()
+	if c, err := NewClientFromClientID(ctx, id, cfg); err != nil || c.Metadata().ClientName != "Test" {
+		t.Fatalf("NewClientFromClientID: %v", err)
+	}
 	// The document's client_id must be the one asked for.
 	serve = func(w http.ResponseWriter, r *http.Request) {
 		d := doc
