@@ -116,6 +116,9 @@ type Agent struct {
 	appLabelers []string
 	labelers    []string
 	labelHeader []string // the atproto-accept-labelers value, computed once
+	hdrAppView  []string // appView, chat and proxy as header values
+	hdrChat     []string
+	hdrProxy    []string
 
 	prefsMu *sync.Mutex // serializes preference read-modify-writes
 }
@@ -163,7 +166,7 @@ func NewAgent(t Transport, opts ...Option) *Agent {
 	for _, o := range opts {
 		o(a)
 	}
-	a.labelHeader = a.computeLabelHeader()
+	a.computeHeaders()
 	return a
 }
 
@@ -173,7 +176,7 @@ func (a *Agent) With(opts ...Option) *Agent {
 	for _, o := range opts {
 		o(&b)
 	}
-	b.labelHeader = b.computeLabelHeader()
+	b.computeHeaders()
 	return &b
 }
 
@@ -185,6 +188,7 @@ func (a *Agent) With(opts ...Option) *Agent {
 func (a *Agent) WithProxy(did, service string) *Agent {
 	b := *a
 	b.proxy = did + "#" + service
+	b.computeHeaders()
 	return &b
 }
 
@@ -201,36 +205,47 @@ func (a *Agent) Labelers() []string {
 	return append(append([]string(nil), a.appLabelers...), a.labelers...)
 }
 
-func (a *Agent) computeLabelHeader() []string {
-	if len(a.appLabelers)+len(a.labelers) == 0 {
-		return nil
+// computeHeaders computes the header values from the configuration, once
+// per Agent rather than once per request.
+func (a *Agent) computeHeaders() {
+	a.labelHeader = nil
+	if len(a.appLabelers)+len(a.labelers) > 0 {
+		parts := make([]string, 0, len(a.appLabelers)+len(a.labelers))
+		for _, d := range a.appLabelers {
+			parts = append(parts, d+";redact")
+		}
+		parts = append(parts, a.labelers...)
+		a.labelHeader = []string{strings.Join(parts, ", ")}
 	}
-	parts := make([]string, 0, len(a.appLabelers)+len(a.labelers))
-	for _, d := range a.appLabelers {
-		parts = append(parts, d+";redact")
-	}
-	parts = append(parts, a.labelers...)
-	return []string{strings.Join(parts, ", ")}
+	a.hdrAppView, a.hdrChat, a.hdrProxy = headerValue(a.appView), headerValue(a.chat), headerValue(a.proxy)
 }
 
-// proxyFor returns the atproto-proxy value for a call to nsid, or "".
-func (a *Agent) proxyFor(nsid string) string {
-	if a.did == "" {
-		return ""
+func headerValue(v string) []string {
+	if v == "" {
+		return nil
 	}
-	if a.proxy != "" {
-		return a.proxy
+	return []string{v}
+}
+
+// proxyFor returns the atproto-proxy header value for a call to nsid, or
+// nil.
+func (a *Agent) proxyFor(nsid string) []string {
+	if a.did == "" {
+		return nil
+	}
+	if a.hdrProxy != nil {
+		return a.hdrProxy
 	}
 	switch {
 	case strings.HasPrefix(nsid, "chat.bsky."):
-		return a.chat
+		return a.hdrChat
 	case strings.HasPrefix(nsid, "app.bsky."):
 		if pdsLocal(nsid) {
-			return ""
+			return nil
 		}
-		return a.appView
+		return a.hdrAppView
 	}
-	return ""
+	return nil
 }
 
 // pdsLocal reports whether nsid is an app.bsky method the PDS serves
@@ -251,11 +266,11 @@ func (a *Agent) Do(ctx context.Context, req *lex.Request) (*http.Response, error
 		return nil, err
 	}
 	h := hreq.Header
-	if p := a.proxyFor(req.NSID); p != "" && len(h[headerProxy]) == 0 && len(h["atproto-proxy"]) == 0 {
-		h[headerProxy] = []string{p}
+	if p := a.proxyFor(req.NSID); p != nil && len(h[headerProxy]) == 0 {
+		h[headerProxy] = p
 	}
 	if a.labelHeader != nil {
-		if existing := h.Values(headerLabelers); len(existing) > 0 {
+		if existing := h[headerLabelers]; len(existing) > 0 {
 			h[headerLabelers] = []string{a.labelHeader[0] + ", " + strings.Join(existing, ", ")}
 		} else {
 			h[headerLabelers] = a.labelHeader
