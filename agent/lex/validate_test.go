@@ -82,6 +82,14 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	// A family emoji is one grapheme: 300 of them are within the grapheme
+	// limit, only over the byte limit.
+	if err := lex.Validate(emoji); err == nil || strings.Contains(err.Error(), "graphemes") {
+		t.Errorf("300 family emoji: %v", err)
+	}
+	if n := lex.GraphemeLen("👨‍👩‍👧‍👦🇫🇷👋🏽é"); n != 4 {
+		t.Errorf("GraphemeLen = %d, want 4", n)
+	}
 	if lex.Validate(struct{}{}) != nil {
 		t.Error("a value without constraints is invalid")
 	}
