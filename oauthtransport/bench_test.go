@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,5 +122,63 @@ func TestRefreshStorm(t *testing.T) {
 	_, _, refreshes, _ := f.counts()
 	if refreshes != 1 || ok.Load() != n {
 		t.Fatalf("%d token refreshes, %d/%d requests succeeded", refreshes, ok.Load(), n)
+	}
+}
+
+// BenchmarkRefreshStorm measures 1,000 concurrent requests that all find
+// the access token expired; each round must make exactly one refresh.
+func BenchmarkRefreshStorm(b *testing.B) {
+	f := newFakeNet(b)
+	f.addAccount(aliceDID, "alice.test")
+	clock := &testClock{t: time.Unix(1_800_000_000, 0)}
+	c, err := NewClient(Config{
+		Metadata:   ClientMetadata{ClientID: LoopbackClientID("atproto transition:generic", testRedirect())},
+		StateStore: newMemStore(), SessionStore: newMemStore(),
+		AllowHTTP: true, AllowPrivateNetworks: true, PLCURL: f.plc.URL, HandleResolverURL: f.pds.URL, Now: clock.Now,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	authURL, err := c.Authorize(b.Context(), "alice.test", AuthorizeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, _ := url.Parse(authURL)
+	f.mu.Lock()
+	req := f.pars[u.Query().Get("request_uri")]
+	req.sub = aliceDID
+	code := "cod-bench"
+	f.codes[code] = req
+	f.mu.Unlock()
+	s, _, err := c.Callback(b.Context(), url.Values{"state": {req.form.Get("state")}, "iss": {f.as.URL}, "code": {code}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := s.HTTPClient()
+	target := f.pds.URL + "/xrpc/com.atproto.server.getSession"
+	for b.Loop() {
+		clock.Add(2 * time.Hour)
+		_, _, before, _ := f.counts()
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		for range 1000 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := hc.Get(target)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if _, _, after, _ := f.counts(); after-before != 1 || ok.Load() != 1000 {
+			b.Fatalf("%d refreshes, %d/1000 succeeded", after-before, ok.Load())
+		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 // PDS (protected resource + XRPC + resolveHandle) and its authorization
 // server, each on its own httptest server. Knobs make them misbehave.
 type fakeNet struct {
-	t   *testing.T
+	t   testing.TB
 	plc *httptest.Server
 	pds *httptest.Server
 	as  *httptest.Server
@@ -70,7 +70,7 @@ type tokenRecord struct {
 	invalid         bool
 }
 
-func newFakeNet(t *testing.T) *fakeNet {
+func newFakeNet(t testing.TB) *fakeNet {
 	f := &fakeNet{t: t, docs: map[string]map[string]any{}, handles: map[string]string{}, nonce: "nonce-0",
 		pars: map[string]*parRecord{}, codes: map[string]*parRecord{}, access: map[string]*tokenRecord{},
 		refresh: map[string]*tokenRecord{}, jtis: map[string]bool{}, expiresIn: 3600}
