@@ -1,0 +1,77 @@
+package roundtrip
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/atpgo/atp/agent/atproto"
+	"github.com/atpgo/atp/agent/lex"
+	"github.com/atpgo/atp/agent/standard"
+)
+
+// TestClosedUnionMalformedMember: a closed union member whose $type is
+// allowed but whose body does not fit the type must fail to decode. It
+// must not be kept as a *lex.Unknown: a closed union cannot hold one, so
+// such a value would decode without error and then fail to encode.
+func TestClosedUnionMalformedMember(t *testing.T) {
+	for _, body := range []string{
+		`{"repo":"did:plc:oky5czdrnfjpqslsw2a5iclo","writes":[{"$type":"com.atproto.repo.applyWrites#delete","collection":"app.bsky.feed.like","rkey":5}]}`,
+		`{"repo":"did:plc:oky5czdrnfjpqslsw2a5iclo","writes":[{"$type":"com.atproto.repo.applyWrites#create","collection":["app.bsky.feed.post"]}]}`,
+	} {
+		in := new(atproto.RepoApplyWritesInput)
+		err := lex.Unmarshal([]byte(body), in)
+		if err == nil {
+			_, encErr := encode(in)
+			t.Errorf("closed union accepted a malformed member as %T; encoding it then fails: %v\ninput: %s", in.Writes[0], encErr, body)
+			continue
+		}
+		var se *lex.SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("err = %v, want the member's *lex.SyntaxError", err)
+		}
+	}
+	out := new(atproto.RepoApplyWritesOutput)
+	body := `{"results":[{"$type":"com.atproto.repo.applyWrites#createResult","uri":1,"cid":"bafy"}]}`
+	if err := lex.Unmarshal([]byte(body), out); err == nil {
+		_, encErr := encode(out)
+		t.Errorf("closed union (output) accepted a malformed member as %T; encoding it then fails: %v", out.Results[0], encErr)
+	}
+}
+
+// TestRefToRecordInventsType: where a lexicon embeds a record def by plain
+// ref (site.standard.publication#main.basicTheme refs the record
+// site.standard.theme.basic; com.atproto.lexicon.resolveLexicon's output
+// schema refs the record com.atproto.lexicon.schema), a value decoded
+// without "$type" must encode without one. The generated EncodeLex of
+// record types ignores its typed argument and always writes "$type".
+func TestRefToRecordInventsType(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    lex.Object
+		in   string
+	}{
+		{"site.standard.publication basicTheme", new(standard.Publication),
+			`{"$type":"site.standard.publication","name":"Notes","url":"https://notes.example.com",` +
+				`"basicTheme":{"background":{"$type":"site.standard.theme.color#rgb","r":255,"g":255,"b":255},` +
+				`"foreground":{"$type":"site.standard.theme.color#rgb","r":0,"g":0,"b":0},` +
+				`"accent":{"$type":"site.standard.theme.color#rgb","r":0,"g":102,"b":204},` +
+				`"accentForeground":{"$type":"site.standard.theme.color#rgb","r":255,"g":255,"b":255}}}`},
+		{"com.atproto.lexicon.resolveLexicon schema", new(atproto.LexiconResolveLexiconOutput),
+			`{"cid":"bafyreiujzdegxdncf32epf3dhodzdocis2jhtlgmxgedn73u55xtplpft7",` +
+				`"uri":"at://did:plc:4v4y5r3lwsbtmsxhile2ljac/com.atproto.lexicon.schema/xyz.statusphere.status",` +
+				`"schema":{"lexicon":1,"id":"xyz.statusphere.status","defs":{"main":{"type":"record"}}}}`},
+	} {
+		if err := lex.Unmarshal([]byte(tt.in), tt.v); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		out, err := encode(tt.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(toAny(t, []byte(tt.in)), toAny(t, out)); diff != "" {
+			t.Errorf("%s: (-in +out):\n%s", tt.name, diff)
+		}
+	}
+}
