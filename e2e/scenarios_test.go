@@ -1,0 +1,646 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atpgo/atp"
+	"github.com/atpgo/atp/agent/atproto"
+	"github.com/atpgo/atp/agent/bsky"
+	"github.com/atpgo/atp/agent/lex"
+	"github.com/atpgo/atp/oauthtransport"
+	"github.com/atpgo/atp/store"
+)
+
+// checkServerClean fails the test if the authorization server saw a
+// replayed refresh token (which kills the session) since before.
+func checkServerClean(t *testing.T, n *network, before serverStats) {
+	t.Helper()
+	after, err := n.stats()
+	step(t, "network stats", err)
+	if d := after.RefreshReplays - before.RefreshReplays; d != 0 {
+		t.Errorf("the authorization server saw %d replayed refresh token(s)", d)
+	}
+}
+
+func statsNow(t *testing.T, n *network) serverStats {
+	t.Helper()
+	s, err := n.stats()
+	step(t, "network stats", err)
+	return s
+}
+
+// getSession calls com.atproto.server.getSession through the Agent and
+// checks that it is alice's (or whoever's) session.
+func getSession(t *testing.T, a *atp.Agent, want account) {
+	t.Helper()
+	out, err := atproto.ServerGetSession(ctx(t), a, nil)
+	step(t, "getSession", err)
+	if out.DID != want.DID || out.Handle != want.Handle {
+		t.Fatalf("step %q: got did=%s handle=%s, want %s %s", "getSession", out.DID, out.Handle, want.DID, want.Handle)
+	}
+}
+
+// Scenario 1: a native (loopback, public) client logs alice in, a new client
+// instance restores the session from the SQLite store, and the Agent works
+// with her repository.
+func TestScenario1NativeClient(t *testing.T) {
+	n := requireNetwork(t)
+	before := statsNow(t, n)
+	dbPath := filepath.Join(t.TempDir(), "atp.db")
+	sessions, lock := newSQLite(t, dbPath)
+	e := newClient(t, n, clientOpts{sessions: sessions, lock: lock})
+
+	sess, state := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{State: "app-state-1"})
+	if state != "app-state-1" {
+		t.Errorf("Callback app state = %q, want app-state-1", state)
+	}
+	ti := sess.TokenInfo()
+	if sess.DID() != n.Alice.DID || ti.Subject != n.Alice.DID {
+		t.Fatalf("step %q: session DID %s, sub %s, want alice %s", "Callback", sess.DID(), ti.Subject, n.Alice.DID)
+	}
+	if ti.Issuer != n.PDS || ti.Audience != n.PDS {
+		t.Errorf("TokenInfo issuer %q audience %q, want %s for both", ti.Issuer, ti.Audience, n.PDS)
+	}
+	if !slices.Contains(strings.Fields(ti.Scope), "atproto") || ti.ExpiresAt.IsZero() {
+		t.Errorf("TokenInfo scope %q expires %v: want atproto and an expiry", ti.Scope, ti.ExpiresAt)
+	}
+
+	// A NEW client instance, over another connection to the same SQLite
+	// file, as another process of the app would have.
+	sessions2, lock2 := newSQLite(t, dbPath)
+	e2 := newClient(t, n, clientOpts{sessions: sessions2, lock: lock2})
+	sess2, err := e2.client.Restore(ctx(t), n.Alice.DID)
+	step(t, "Restore from a new client instance", err)
+	if sess2.DID() != n.Alice.DID {
+		t.Fatalf("restored session of %s", sess2.DID())
+	}
+	agent := atp.NewAgent(atp.OAuth(sess2))
+	if agent.DID() != n.Alice.DID || agent.Service() != n.PDS {
+		t.Fatalf("Agent DID %q service %q", agent.DID(), agent.Service())
+	}
+	c := ctx(t)
+
+	getSession(t, agent, n.Alice)
+
+	// Post, like it, follow bob.
+	p1, err := post(c, agent, "hello from the atp e2e tests", nil)
+	step(t, "Post (createRecord app.bsky.feed.post)", err)
+	if !strings.HasPrefix(p1.URI, "at://"+n.Alice.DID+"/app.bsky.feed.post/") || p1.CID == "" {
+		t.Fatalf("post ref %+v", p1)
+	}
+	l1, err := like(c, agent, p1)
+	step(t, "Like", err)
+	f1, err := follow(c, agent, n.Bob.DID)
+	step(t, "Follow bob", err)
+
+	// An image: upload the blob, then a post that embeds it.
+	img := testPNG(4, 3)
+	up, err := agent.UploadBlob(c, bytes.NewReader(img), "image/png")
+	step(t, "UploadBlob", err)
+	if up.Blob == nil || up.Blob.MimeType != "image/png" || up.Blob.Size != int64(len(img)) {
+		t.Fatalf("step %q: blob %+v, want image/png of %d bytes", "UploadBlob", up.Blob, len(img))
+	}
+	p2, err := post(c, agent, "a picture", &bsky.EmbedImages{Images: []*bsky.EmbedImagesImage{{
+		Image: up.Blob, Alt: "a small gradient", AspectRatio: &bsky.EmbedDefsAspectRatio{Width: 4, Height: 3},
+	}}})
+	step(t, "Post with an image embed", err)
+
+	// Read them back.
+	got, err := atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.feed.post", rkey(t, p2.URI), nil)
+	step(t, "getRecord (image post)", err)
+	fp, ok := got.Value.(*bsky.FeedPost)
+	if !ok {
+		t.Fatalf("step %q: value is %T, want *bsky.FeedPost", "getRecord", got.Value)
+	}
+	emb, ok := fp.Embed.(*bsky.EmbedImages)
+	if fp.Text != "a picture" || !ok || len(emb.Images) != 1 || emb.Images[0].Image == nil ||
+		emb.Images[0].Image.Ref != up.Blob.Ref || emb.Images[0].Alt != "a small gradient" {
+		t.Fatalf("step %q: record read back = %+v (embed %T)", "getRecord", fp, fp.Embed)
+	}
+	if got.GetCID() != p2.CID {
+		t.Errorf("getRecord cid %q, createRecord said %q", got.GetCID(), p2.CID)
+	}
+	list, err := atproto.RepoListRecords(c, agent, n.Alice.DID, "app.bsky.feed.post", nil)
+	step(t, "listRecords", err)
+	var uris []string
+	for _, r := range list.Records {
+		uris = append(uris, r.URI)
+	}
+	if !slices.Contains(uris, p1.URI) || !slices.Contains(uris, p2.URI) {
+		t.Fatalf("step %q: %v lacks %s or %s", "listRecords", uris, p1.URI, p2.URI)
+	}
+	likes, err := atproto.RepoListRecords(c, agent, n.Alice.DID, "app.bsky.feed.like", nil)
+	step(t, "listRecords (likes)", err)
+	if len(likes.Records) == 0 || likes.Records[0].URI != l1.URI {
+		t.Errorf("likes %v, want %s", likes.Records, l1.URI)
+	} else if lk, ok := likes.Records[0].Value.(*bsky.FeedLike); !ok || lk.Subject.URI != p1.URI {
+		t.Errorf("like value %#v, want a like of %s", likes.Records[0].Value, p1.URI)
+	}
+	fr, err := atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.graph.follow", rkey(t, f1.URI), nil)
+	step(t, "getRecord (follow)", err)
+	if fo, ok := fr.Value.(*bsky.GraphFollow); !ok || fo.Subject != n.Bob.DID {
+		t.Errorf("follow value %#v, want bob %s", fr.Value, n.Bob.DID)
+	}
+
+	// Preferences (served by the PDS itself, never proxied).
+	prefs, err := bsky.ActorGetPreferences(c, agent, nil)
+	step(t, "getPreferences", err)
+	t.Logf("preferences before: %d items", len(prefs.Preferences))
+	newPrefs := append(bsky.ActorDefsPreferences{}, prefs.Preferences...)
+	newPrefs = slices.DeleteFunc(newPrefs, func(p bsky.ActorDefsPreferences_Item) bool {
+		_, ok := p.(*bsky.ActorDefsAdultContentPref)
+		return ok
+	})
+	newPrefs = append(newPrefs, &bsky.ActorDefsAdultContentPref{Enabled: true})
+	step(t, "putPreferences", bsky.ActorPutPreferences(c, agent, &bsky.ActorPutPreferencesInput{Preferences: newPrefs}))
+	prefs, err = bsky.ActorGetPreferences(c, agent, nil)
+	step(t, "getPreferences after put", err)
+	found := false
+	for _, p := range prefs.Preferences {
+		if ac, ok := p.(*bsky.ActorDefsAdultContentPref); ok && ac.Enabled {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("step %q: adultContentPref not read back: %#v", "getPreferences", prefs.Preferences)
+	}
+
+	// DeletePost: gone afterwards, with the lexicon's declared error.
+	step(t, "DeletePost", deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p1.URI)))
+	_, err = atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.feed.post", rkey(t, p1.URI), nil)
+	var xe *lex.Error
+	if !errors.As(err, &xe) || !errors.Is(err, atproto.ErrRepoGetRecordRecordNotFound) {
+		t.Errorf("step %q: getRecord of a deleted post: %v, want RecordNotFound", "DeletePost", err)
+	}
+	step(t, "delete the other records", errors.Join(
+		deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p2.URI)),
+		deleteRecord(c, agent, "app.bsky.feed.like", rkey(t, l1.URI)),
+		deleteRecord(c, agent, "app.bsky.graph.follow", rkey(t, f1.URI)),
+	))
+	checkServerClean(t, n, before)
+}
+
+// Scenario 6: sign-out revokes the tokens at the server, Restore then fails
+// with a typed error, and the session is gone from the store.
+func TestScenario6SignOut(t *testing.T) {
+	n := requireNetwork(t)
+	before := statsNow(t, n)
+	sessions, lock := newSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	e := newClient(t, n, clientOpts{sessions: sessions, lock: lock})
+	sess, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	agent := atp.NewAgent(atp.OAuth(sess))
+	getSession(t, agent, n.Alice)
+
+	// A copy of the stored session (old access and refresh tokens, DPoP
+	// key) in another app's store, to show the server rejects them later.
+	raw, err := sessions.Get(ctx(t), "oauth-session:"+n.Alice.DID)
+	step(t, "read the stored session", err)
+	copyStore, copyLock := newSQLite(t, filepath.Join(t.TempDir(), "copy.db"))
+	step(t, "copy the stored session", copyStore.Set(ctx(t), "oauth-session:"+n.Alice.DID, raw, 0))
+
+	var events []oauthtransport.Event
+	var evMu sync.Mutex
+	m := e.wire.mark()
+	step(t, "SignOut", sess.SignOut(ctx(t)))
+	revokes := 0
+	for _, ex := range e.wire.since(m) {
+		if strings.HasSuffix(ex.URL.Path, "/oauth/revoke") {
+			revokes++
+			if ex.Status != http.StatusOK {
+				t.Errorf("step %q: %s", "SignOut", ex)
+			}
+		}
+	}
+	if revokes == 0 {
+		t.Errorf("step %q: no revocation request reached the server", "SignOut")
+	}
+
+	// The session is gone from the store, and Restore says so, typed.
+	if _, err := sessions.Get(ctx(t), "oauth-session:"+n.Alice.DID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("step %q: store still answers %v for the session", "session gone", err)
+	}
+	_, err = e.client.Restore(ctx(t), n.Alice.DID)
+	if !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("step %q: Restore after SignOut: %v, want ErrSessionNotFound", "Restore", err)
+	}
+	_, err = e.sibling(t).client.Restore(ctx(t), n.Alice.DID)
+	if !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("step %q: Restore after SignOut (new instance): %v, want ErrSessionNotFound", "Restore", err)
+	}
+
+	// The old session object: its access token is refused, and no refresh
+	// is attempted without a stored session.
+	_, err = atproto.ServerGetSession(ctx(t), agent, nil)
+	var xe *lex.Error
+	if !errors.As(err, &xe) || xe.StatusCode != http.StatusUnauthorized {
+		t.Errorf("step %q: getSession with the signed-out session: %v, want 401", "old access token", err)
+	}
+
+	// The copied session: the PDS refuses the old access token
+	// (invalid_token), the authorization server the old refresh token
+	// (invalid_grant); that client then deletes its copy.
+	ce := newClient(t, n, clientOpts{sessions: copyStore, lock: copyLock})
+	ce.cfg.OnEvent = func(_ context.Context, ev oauthtransport.Event) {
+		evMu.Lock()
+		events = append(events, ev)
+		evMu.Unlock()
+	}
+	c2, err := oauthtransport.NewClient(ce.cfg)
+	step(t, "NewClient (copy)", err)
+	ce.client = c2
+	csess, err := ce.client.Restore(ctx(t), n.Alice.DID)
+	step(t, "Restore the copy", err)
+	m = ce.wire.mark()
+	_, err = atproto.ServerGetSession(ctx(t), atp.NewAgent(atp.OAuth(csess)), nil)
+	if !errors.As(err, &xe) || xe.StatusCode != http.StatusUnauthorized {
+		t.Errorf("step %q: getSession with the revoked tokens: %v, want 401", "old tokens", err)
+	}
+	var sawInvalidToken, sawRefreshRejected bool
+	for _, ex := range ce.wire.since(m) {
+		t.Logf("copy: %s", ex)
+		if ex.Status == http.StatusUnauthorized && ex.Challenge == "invalid_token" {
+			sawInvalidToken = true
+		}
+		if ex.Grant == "refresh_token" && ex.Status == http.StatusBadRequest {
+			sawRefreshRejected = true
+		}
+	}
+	if !sawInvalidToken || !sawRefreshRejected {
+		t.Errorf("step %q: want the old access token refused (401 invalid_token: %v) and the old refresh token refused (400: %v)",
+			"old tokens", sawInvalidToken, sawRefreshRejected)
+	}
+	evMu.Lock()
+	var deleted *oauthtransport.Event
+	for i := range events {
+		if events[i].Type == oauthtransport.SessionDeleted {
+			deleted = &events[i]
+		}
+	}
+	evMu.Unlock()
+	if deleted == nil || !errors.Is(deleted.Cause, oauthtransport.ErrRefreshRejected) {
+		t.Errorf("step %q: events %+v, want a SessionDeleted caused by ErrRefreshRejected", "old tokens", events)
+	}
+	if _, err := ce.client.Restore(ctx(t), n.Alice.DID); !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("Restore of the rejected copy: %v, want ErrSessionNotFound", err)
+	}
+	checkServerClean(t, n, before)
+}
+
+// loginWithTTL logs alice in while the server issues access tokens of ttl
+// seconds, then puts the default lifetime back (refreshed tokens get an hour).
+func loginWithTTL(t *testing.T, e *env, ttl int) *oauthtransport.Session {
+	t.Helper()
+	step(t, "set the access-token lifetime", e.n.setTTL(ttl))
+	t.Cleanup(func() { _ = e.n.setTTL(0) })
+	sess, _ := e.login(t, e.n.Alice, oauthtransport.AuthorizeOptions{})
+	step(t, "reset the access-token lifetime", e.n.setTTL(0))
+	return sess
+}
+
+// Scenario 3: calls keep working across token expiry: a proactive refresh
+// shortly before expiry, and, when the client does not see it coming, the
+// 401 invalid_token → refresh → retry path. A refresh token is never sent
+// twice.
+func TestScenario3ExpiryAndRefresh(t *testing.T) {
+	n := requireNetwork(t)
+	before := statsNow(t, n)
+
+	t.Run("proactive", func(t *testing.T) {
+		e := newClient(t, n, clientOpts{})
+		sess := loginWithTTL(t, e, 60)
+		ti := sess.TokenInfo()
+		if d := time.Until(ti.ExpiresAt); d > 61*time.Second || d < 30*time.Second {
+			t.Fatalf("access token expires in %v, want about 60 s (the server's lifetime)", d)
+		}
+		agent := atp.NewAgent(atp.OAuth(sess))
+		m := e.wire.mark()
+		getSession(t, agent, n.Alice)
+		if r := refreshes(e.wire.since(m)); len(r) != 0 {
+			t.Fatalf("a fresh token was refreshed: %v", r)
+		}
+		// 55 s later by the client's clock: 5 s left, inside the refresh
+		// margin. The next call refreshes first; the PDS never sees the
+		// old token expire.
+		e.clock.set(55 * time.Second)
+		defer e.clock.set(0)
+		s0 := statsNow(t, n)
+		m = e.wire.mark()
+		getSession(t, agent, n.Alice)
+		exs := e.wire.since(m)
+		r := refreshes(exs)
+		if len(r) != 1 || r[0].Status != http.StatusOK {
+			t.Fatalf("want one successful refresh, saw %v", exs)
+		}
+		for _, ex := range exs {
+			if ex.Status == http.StatusUnauthorized && ex.Challenge == "invalid_token" {
+				t.Errorf("a proactive refresh should not meet invalid_token: %v", exs)
+			}
+		}
+		if s1 := statsNow(t, n); s1.RefreshGrants-s0.RefreshGrants != 1 {
+			t.Errorf("the server saw %d refresh grants, want 1", s1.RefreshGrants-s0.RefreshGrants)
+		}
+		if !sess.TokenInfo().ExpiresAt.After(ti.ExpiresAt) {
+			t.Errorf("expiry did not move: %v then %v", ti.ExpiresAt, sess.TokenInfo().ExpiresAt)
+		}
+		// The refreshed session is in the store: a new instance restores it
+		// without refreshing again.
+		e2 := e.sibling(t)
+		e2.clock.set(55 * time.Second)
+		s2, err := e2.client.Restore(ctx(t), n.Alice.DID)
+		step(t, "Restore after the refresh", err)
+		m2 := e2.wire.mark()
+		getSession(t, atp.NewAgent(atp.OAuth(s2)), n.Alice)
+		if r := refreshes(e2.wire.since(m2)); len(r) != 0 {
+			t.Errorf("the restored, refreshed session was refreshed again: %v", r)
+		}
+		if rp := replayedRefreshTokens(append(e.wire.since(0), e2.wire.since(0)...)); len(rp) != 0 {
+			t.Errorf("refresh tokens sent twice: %v", rp)
+		}
+	})
+
+	t.Run("on-401", func(t *testing.T) {
+		e := newClient(t, n, clientOpts{})
+		issued := time.Now()
+		sess := loginWithTTL(t, e, 3)
+		agent := atp.NewAgent(atp.OAuth(sess))
+		// Refresh "disabled": the client's clock is a minute behind, so it
+		// believes the 3-second token is good for another minute.
+		e.clock.set(-time.Minute)
+		defer e.clock.set(0)
+		getSession(t, agent, n.Alice)
+		// Wait (bounded) until the server has certainly expired the token.
+		for time.Since(issued) < 5*time.Second {
+			time.Sleep(250 * time.Millisecond)
+		}
+		s0 := statsNow(t, n)
+		m := e.wire.mark()
+		getSession(t, agent, n.Alice)
+		exs := e.wire.since(m)
+		var seq []string
+		for _, ex := range exs {
+			switch {
+			case ex.Grant == "refresh_token":
+				seq = append(seq, "refresh:"+http.StatusText(ex.Status))
+			case strings.HasSuffix(ex.URL.Path, "com.atproto.server.getSession"):
+				s := http.StatusText(ex.Status)
+				if ex.Challenge != "" {
+					s += ":" + ex.Challenge
+				}
+				seq = append(seq, "getSession:"+s)
+			}
+		}
+		want := []string{"getSession:Unauthorized:invalid_token", "refresh:OK", "getSession:OK"}
+		if !slices.Equal(seq, want) {
+			t.Errorf("wire: %v, want %v (all: %v)", seq, want, exs)
+		}
+		if s1 := statsNow(t, n); s1.RefreshGrants-s0.RefreshGrants != 1 {
+			t.Errorf("the server saw %d refresh grants, want 1", s1.RefreshGrants-s0.RefreshGrants)
+		}
+		// And it keeps working.
+		getSession(t, agent, n.Alice)
+		if rp := replayedRefreshTokens(e.wire.since(0)); len(rp) != 0 {
+			t.Errorf("refresh tokens sent twice: %v", rp)
+		}
+	})
+	checkServerClean(t, n, before)
+}
+
+// Scenario 4: 200 concurrent Agent calls across a token expiry all
+// succeed, and exactly one refresh reaches the server; the same with the
+// calls split between two client instances sharing the SQLite store and
+// its lock.
+func TestScenario4Concurrency(t *testing.T) {
+	n := requireNetwork(t)
+	before := statsNow(t, n)
+	const calls = 200
+
+	burst := func(t *testing.T, agents []*atp.Agent) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, calls)
+		start := make(chan struct{})
+		for i := range calls {
+			a := agents[i%len(agents)]
+			wg.Go(func() {
+				<-start
+				out, err := atproto.ServerGetSession(ctx(t), a, nil)
+				if err == nil && out.DID != n.Alice.DID {
+					err = errors.New("getSession answered for " + out.DID)
+				}
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		failed := 0
+		for err := range errs {
+			if err != nil {
+				if failed < 5 {
+					t.Errorf("call failed: %v", err)
+				}
+				failed++
+			}
+		}
+		if failed > 0 {
+			t.Fatalf("%d of %d concurrent calls failed", failed, calls)
+		}
+	}
+
+	t.Run("one-instance", func(t *testing.T) {
+		e := newClient(t, n, clientOpts{})
+		sess := loginWithTTL(t, e, 60)
+		agent := atp.NewAgent(atp.OAuth(sess))
+		getSession(t, agent, n.Alice)
+		e.clock.set(55 * time.Second) // the token is now about to expire
+		defer e.clock.set(0)
+		s0 := statsNow(t, n)
+		m := e.wire.mark()
+		burst(t, []*atp.Agent{agent})
+		r := refreshes(e.wire.since(m))
+		s1 := statsNow(t, n)
+		if len(r) != 1 || s1.RefreshGrants-s0.RefreshGrants != 1 {
+			t.Errorf("refreshes: client sent %d, server received %d; want exactly 1", len(r), s1.RefreshGrants-s0.RefreshGrants)
+		}
+	})
+
+	t.Run("two-instances", func(t *testing.T) {
+		sessions, lock := newSQLite(t, filepath.Join(t.TempDir(), "shared.db"))
+		e := newClient(t, n, clientOpts{sessions: sessions, lock: lock})
+		sess := loginWithTTL(t, e, 60)
+		e2 := e.sibling(t)
+		sess2, err := e2.client.Restore(ctx(t), n.Alice.DID)
+		step(t, "Restore in the second instance", err)
+		agents := []*atp.Agent{atp.NewAgent(atp.OAuth(sess)), atp.NewAgent(atp.OAuth(sess2))}
+		e.clock.set(55 * time.Second)
+		e2.clock.set(55 * time.Second)
+		s0 := statsNow(t, n)
+		m1, m2 := e.wire.mark(), e2.wire.mark()
+		burst(t, agents)
+		r := append(refreshes(e.wire.since(m1)), refreshes(e2.wire.since(m2))...)
+		s1 := statsNow(t, n)
+		if len(r) != 1 || s1.RefreshGrants-s0.RefreshGrants != 1 {
+			t.Errorf("refreshes: clients sent %d, server received %d; want exactly 1", len(r), s1.RefreshGrants-s0.RefreshGrants)
+		}
+	})
+	checkServerClean(t, n, before)
+}
+
+// Scenario 5: a denied sign-in and a silent one (prompt=none) without a
+// prior grant come back as typed callback errors carrying the app state.
+func TestScenario5DeniedAndSilent(t *testing.T) {
+	n := requireNetwork(t)
+	sessions, lock := newSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	e := newClient(t, n, clientOpts{sessions: sessions, lock: lock})
+
+	t.Run("denied", func(t *testing.T) {
+		u := e.authorize(t, n.Alice.Handle, oauthtransport.AuthorizeOptions{State: "deny-state"})
+		to, err := approve(ctx(t), u, approval{Deny: true})
+		step(t, "deny on the consent screen", err)
+		q := e.redirectParams(t, to)
+		if q.Get("error") != "access_denied" || q.Get("code") != "" {
+			t.Fatalf("redirect %s, want error=access_denied", to)
+		}
+		_, state, err := e.client.Callback(ctx(t), q)
+		var ce *oauthtransport.CallbackError
+		if !errors.As(err, &ce) {
+			t.Fatalf("Callback: %v (%T), want a *CallbackError", err, err)
+		}
+		if ce.Code != "access_denied" || ce.AppState != "deny-state" {
+			t.Errorf("CallbackError code %q app state %q, want access_denied and deny-state", ce.Code, ce.AppState)
+		}
+		var oe *oauthtransport.OAuthError
+		if !errors.As(err, &oe) || oe.Code != "access_denied" {
+			t.Errorf("CallbackError should unwrap to an *OAuthError access_denied: %v", err)
+		}
+		if state != "" {
+			t.Logf("Callback also returned app state %q", state)
+		}
+		if _, err := sessions.Get(ctx(t), "oauth-session:"+n.Alice.DID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a denied login stored a session: %v", err)
+		}
+		// The state was consumed: the same callback cannot be replayed.
+		if _, _, err := e.client.Callback(ctx(t), q); !errors.Is(err, oauthtransport.ErrInvalidState) {
+			t.Errorf("replayed callback: %v, want ErrInvalidState", err)
+		}
+	})
+
+	t.Run("silent", func(t *testing.T) {
+		// The reference server refuses prompt=none from public clients
+		// ("Public clients are not allowed to use silent-sign-on"), so
+		// silent sign-in is a confidential web app's feature.
+		w := newWebApp(t, n, "")
+		u := w.authorize(t, n.Alice.Handle, oauthtransport.AuthorizeOptions{State: "silent-state", Prompt: "none"})
+		// No one signs in: a browser without a session at the PDS loads the
+		// URL and is sent straight back.
+		to, err := approve(ctx(t), u, approval{})
+		step(t, "load the authorization URL (prompt=none)", err)
+		q := w.redirectParams(t, to)
+		code := q.Get("error")
+		if code != "login_required" && code != "consent_required" {
+			t.Fatalf("redirect %s, want error=login_required or consent_required", to)
+		}
+		_, _, err = w.client.Callback(ctx(t), q)
+		var ce *oauthtransport.CallbackError
+		if !errors.As(err, &ce) || ce.Code != code || ce.AppState != "silent-state" {
+			t.Fatalf("Callback: %v, want a *CallbackError %s with app state silent-state", err, code)
+		}
+		// What the package's silent sign-in example does next: ask again,
+		// with the person this time.
+		sess, state := w.login(t, n.Alice, oauthtransport.AuthorizeOptions{State: ce.AppState})
+		if state != "silent-state" || sess.DID() != n.Alice.DID {
+			t.Errorf("interactive retry: state %q did %s", state, sess.DID())
+		}
+	})
+
+	t.Run("silent-public-client", func(t *testing.T) {
+		// What a public (native) client gets for prompt=none: the server's
+		// refusal, as a typed error from Authorize.
+		_, err := e.client.Authorize(ctx(t), n.Alice.Handle, oauthtransport.AuthorizeOptions{Prompt: "none"})
+		var oe *oauthtransport.OAuthError
+		if !errors.As(err, &oe) || oe.Code != "invalid_request" {
+			t.Errorf("Authorize prompt=none as a public client: %v, want an *OAuthError invalid_request", err)
+		}
+	})
+}
+
+// Scenario 2: a confidential web client (private_key_jwt, metadata and
+// JWKS served over https by the test) logs alice in; the PDS really fetches
+// the metadata and the JWKS; the Agent works; refresh and sign-out
+// authenticate with client assertions.
+func TestScenario2ConfidentialClient(t *testing.T) {
+	n := requireNetwork(t)
+	before := statsNow(t, n)
+	w := newWebApp(t, n, "")
+	m := w.wire.mark()
+	sess, state := w.login(t, n.Alice, oauthtransport.AuthorizeOptions{State: "web-state"})
+	if state != "web-state" || sess.DID() != n.Alice.DID || sess.TokenInfo().Subject != n.Alice.DID {
+		t.Fatalf("login: state %q did %s sub %s", state, sess.DID(), sess.TokenInfo().Subject)
+	}
+	if w.served("/oauth-client-metadata.json") == 0 || w.served("/jwks.json") == 0 {
+		t.Errorf("the PDS fetched the metadata %d times and the JWKS %d times; want both",
+			w.served("/oauth-client-metadata.json"), w.served("/jwks.json"))
+	}
+	for _, ex := range w.wire.since(m) {
+		if ex.Method == http.MethodPost && (strings.HasSuffix(ex.URL.Path, "/oauth/par") || ex.Grant != "") &&
+			ex.Assertion != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+			t.Errorf("%s sent without a private_key_jwt client assertion", ex)
+		}
+	}
+
+	// A new instance (same keys and stores) restores the session.
+	w2 := w.sibling(t)
+	sess2, err := w2.client.Restore(ctx(t), n.Alice.DID)
+	step(t, "Restore in a new instance", err)
+	agent := atp.NewAgent(atp.OAuth(sess2))
+	getSession(t, agent, n.Alice)
+	c := ctx(t)
+	p, err := post(c, agent, "from a confidential client", nil)
+	step(t, "Post", err)
+	got, err := atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.feed.post", rkey(t, p.URI), nil)
+	step(t, "getRecord", err)
+	if fp, ok := got.Value.(*bsky.FeedPost); !ok || fp.Text != "from a confidential client" {
+		t.Errorf("getRecord value %#v", got.Value)
+	}
+
+	// A refresh authenticates with a client assertion too.
+	m = w2.wire.mark()
+	step(t, "Refresh", sess2.Refresh(c))
+	r := refreshes(w2.wire.since(m))
+	if len(r) != 1 || r[0].Status != http.StatusOK || r[0].Assertion == "" {
+		t.Errorf("refresh exchanges %v, want one 200 with a client assertion", r)
+	}
+	getSession(t, agent, n.Alice)
+	step(t, "DeletePost", deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p.URI)))
+
+	// Sign-out: revoked at the server.
+	m = w2.wire.mark()
+	step(t, "SignOut", sess2.SignOut(c))
+	revoked := 0
+	for _, ex := range w2.wire.since(m) {
+		if strings.HasSuffix(ex.URL.Path, "/oauth/revoke") && ex.Status == http.StatusOK {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Errorf("no successful revocation request")
+	}
+	_, err = atproto.ServerGetSession(c, agent, nil)
+	var xe *lex.Error
+	if !errors.As(err, &xe) || xe.StatusCode != http.StatusUnauthorized {
+		t.Errorf("getSession after sign-out: %v, want 401", err)
+	}
+	if _, err := w.client.Restore(c, n.Alice.DID); !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("Restore after sign-out: %v, want ErrSessionNotFound", err)
+	}
+	checkServerClean(t, n, before)
+}
