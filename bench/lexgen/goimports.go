@@ -20,7 +20,7 @@ import (
 // the go command when a file has references it cannot resolve from its own
 // imports. This module needs x/tools v0.52.0 (modernc.org/libc requires
 // it), whose imports.Process runs `go env -json` on every call, about
-// 10 ms, which is 20 times the formatting itself and would dominate
+// 10 ms, about ten times the formatting itself, which would dominate
 // indigo's time. indigo's CodeGenerator writes every import a file can need
 // (context, fmt, io, bytes, encoding/json, lexutil, cbg, and the api/*
 // packages of its external references), so for it imports.Process amounts
