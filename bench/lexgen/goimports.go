@@ -19,9 +19,9 @@ import (
 // indigo pins golang.org/x/tools v0.15.0, whose imports.Process only runs
 // the go command when a file has references it cannot resolve from its own
 // imports. This module needs x/tools v0.52.0 (modernc.org/libc requires
-// it), whose imports.Process runs `go env -json` on every call, about
-// 10 ms, about ten times the formatting itself, which would dominate
-// indigo's time. indigo's CodeGenerator writes every import a file can need
+// it), whose imports.Process runs `go env -json` on every call (about
+// 10 ms, ten times the formatting itself), which would dominate indigo's
+// time. indigo's CodeGenerator writes every import a file can need
 // (context, fmt, io, bytes, encoding/json, lexutil, cbg, and the api/*
 // packages of its external references), so for it imports.Process amounts
 // to: delete the unused imports, then format. goimports does exactly that
