@@ -265,8 +265,12 @@ func (c *Client) newSession(rec *sessionRecord, dk *dpopKey) *Session {
 }
 
 // Restore loads the session of did from the session store, refreshing its
-// tokens if they are about to expire. A session whose key has left the
-// keyset is deleted and fails with ErrAuthMethodUnsatisfiable.
+// tokens if they are about to expire (a refresh that fails for a transient
+// reason while the token is still valid is retried on the next request). A
+// session whose key has left the keyset is deleted and fails with
+// ErrAuthMethodUnsatisfiable. If refreshed tokens could not be saved,
+// Restore returns the working session together with an error wrapping
+// ErrSessionStore.
 func (c *Client) Restore(ctx context.Context, did string) (*Session, error) {
 	if !isAtprotoDID(did) {
 		return nil, fmt.Errorf("%w: %q is not a did:plc or did:web", ErrSessionNotFound, did)
@@ -291,10 +295,13 @@ func (c *Client) Restore(ctx context.Context, did string) (*Session, error) {
 		return nil, err
 	}
 	s := c.newSession(rec, newDPoPKey(priv))
-	if c.stale(rec) {
-		if _, err := s.refreshFrom(ctx, rec.AccessToken); err != nil {
+	if _, err := s.current(ctx); err != nil {
+		var re *RefreshError
+		if !errors.As(err, &re) || re.Deleted || !errors.Is(err, ErrSessionStore) {
 			return nil, err
 		}
+		// Refreshed but not saved: the session works, the error says so.
+		return s, err
 	}
 	return s, nil
 }
@@ -370,7 +377,15 @@ func (s *Session) current(ctx context.Context) (*sessionRecord, error) {
 	if !s.c.stale(rec) {
 		return rec, nil
 	}
-	return s.refreshFrom(ctx, rec.AccessToken)
+	next, err := s.refreshFrom(ctx, rec.AccessToken)
+	var re *RefreshError
+	if next == nil && errors.As(err, &re) && !re.Deleted && s.c.now().Before(rec.ExpiresAt) {
+		// The early refresh failed for now (network, server hiccup) but
+		// the token has not expired yet: use it; the next call retries.
+		s.c.log.WarnContext(ctx, "oauthtransport: early refresh failed; using the current token", "did", s.did, "err", err)
+		return rec, nil
+	}
+	return next, err
 }
 
 // refreshFrom refreshes a session whose token staleToken is stale or was

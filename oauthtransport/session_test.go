@@ -654,3 +654,30 @@ func TestClientRevokeAndScopes(t *testing.T) {
 		t.Fatalf("second revoke: %v", err)
 	}
 }
+
+func TestEarlyRefreshFailureUsesValidToken(t *testing.T) {
+	// 9 s before expiry the refresh fails for a transient reason: the
+	// still-valid token is used, and the session is kept.
+	f := newFakeNet(t)
+	f.addAccount(aliceDID, "alice.test")
+	c, _, sessions, clock := f.newClient()
+	s := f.login(c, "alice.test", aliceDID)
+	old := s.rec.AccessToken
+	clock.Add(3600*time.Second - 9*time.Second)
+	f.mu.Lock()
+	f.refreshErr = "temporarily_unavailable"
+	f.mu.Unlock()
+	resp := get(t, s, f.pds.URL+"/xrpc/x")
+	resp.Body.Close()
+	if resp.StatusCode != 200 || s.rec.AccessToken != old || sessions.len() != 1 {
+		t.Fatalf("status %d, token changed %v, sessions %d", resp.StatusCode, s.rec.AccessToken != old, sessions.len())
+	}
+	if _, err := c.Restore(context.Background(), aliceDID); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	// Once expired, the failure is reported.
+	clock.Add(10 * time.Second)
+	if _, err := s.HTTPClient().Get(f.pds.URL + "/xrpc/x"); !errors.Is(err, &OAuthError{Code: "temporarily_unavailable"}) {
+		t.Fatalf("expired: %v", err)
+	}
+}
