@@ -54,6 +54,9 @@ staticcheck: $(STATICCHECK)
 $(STATICCHECK):
 	GOBIN=$(STATICCHECK_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## bench: every benchmark, with allocations.
+## bench: every benchmark, with allocations, then the same-run comparisons
+## with indigo (bench/README.md).
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout $(TEST_TIMEOUT) ./...
+	$(GO) run ./bench/lexgen
+	$(GO) run ./bench/decode
