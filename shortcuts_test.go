@@ -74,7 +74,9 @@ func TestShortMethods(t *testing.T) {
 		}, "GET", "app.bsky.labeler.getServices", url.Values{"dids": {"did:plc:lab"}, "detailed": {"true"}}, ""},
 		{"ResolveHandle", func() error { _, err := a.ResolveHandle(ctx, "bob.test"); return err },
 			"GET", "com.atproto.identity.resolveHandle", url.Values{"handle": {"bob.test"}}, ""},
-		{"UpdateHandle", func() error { return a.UpdateHandle(ctx, &atproto.IdentityUpdateHandleInput{Handle: "alice.example.com"}) },
+		{"UpdateHandle", func() error {
+			return a.UpdateHandle(ctx, &atproto.IdentityUpdateHandleInput{Handle: "alice.example.com"})
+		},
 			"POST", "com.atproto.identity.updateHandle", url.Values{}, `{"handle":"alice.example.com"}`},
 		{"CreateModerationReport", func() error {
 			_, err := a.CreateModerationReport(ctx, &atproto.ModerationCreateReportInput{
