@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/atpgo/atp/agent/bsky"
@@ -302,4 +303,52 @@ func (a *Agent) UnhidePost(ctx context.Context, uri string) error {
 	return updatePref(ctx, a, newHiddenPosts, func(p *bsky.ActorDefsHiddenPostsPref) {
 		p.Items = slices.DeleteFunc(p.Items, func(s string) bool { return s == uri })
 	})
+}
+
+// replacePref replaces the preferences of type T that match (all of them
+// when match is nil) with v.
+func replacePref[T bsky.ActorDefsPreferences_Item](ctx context.Context, a *Agent, v T, match func(T) bool) error {
+	return a.UpdatePreferences(ctx, func(prefs bsky.ActorDefsPreferences) (bsky.ActorDefsPreferences, error) {
+		prefs = slices.DeleteFunc(prefs, func(p bsky.ActorDefsPreferences_Item) bool {
+			t, ok := p.(T)
+			return ok && (match == nil || match(t))
+		})
+		return append(prefs, v), nil
+	})
+}
+
+// SetFeedViewPref sets how the feed pref.Feed ("home" for the timeline,
+// or a feed generator's URI) shows replies, reposts and quotes, replacing
+// its previous settings.
+func (a *Agent) SetFeedViewPref(ctx context.Context, pref *bsky.ActorDefsFeedViewPref) error {
+	return replacePref(ctx, a, pref, func(p *bsky.ActorDefsFeedViewPref) bool { return p.Feed == pref.Feed })
+}
+
+// SetThreadViewPref sets how threads are shown.
+func (a *Agent) SetThreadViewPref(ctx context.Context, pref *bsky.ActorDefsThreadViewPref) error {
+	return replacePref(ctx, a, pref, nil)
+}
+
+// SetInterests sets the account's interests (tags such as "tech").
+func (a *Agent) SetInterests(ctx context.Context, tags []string) error {
+	if tags == nil {
+		tags = []string{}
+	}
+	return replacePref(ctx, a, &bsky.ActorDefsInterestsPref{Tags: tags}, nil)
+}
+
+// SetPersonalDetails sets the account holder's birth date.
+func (a *Agent) SetPersonalDetails(ctx context.Context, birthDate time.Time) error {
+	return replacePref(ctx, a, &bsky.ActorDefsPersonalDetailsPref{BirthDate: lex.Ptr(datetime(birthDate))}, nil)
+}
+
+// SetPostInteractionSettings sets the default threadgate and postgate
+// rules of new posts.
+func (a *Agent) SetPostInteractionSettings(ctx context.Context, pref *bsky.ActorDefsPostInteractionSettingsPref) error {
+	return replacePref(ctx, a, pref, nil)
+}
+
+// SetVerificationPrefs sets how verification badges are shown.
+func (a *Agent) SetVerificationPrefs(ctx context.Context, pref *bsky.ActorDefsVerificationPrefs) error {
+	return replacePref(ctx, a, pref, nil)
 }

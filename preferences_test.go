@@ -246,3 +246,43 @@ func TestPreferencesNeedAccount(t *testing.T) {
 		t.Error("sent requests")
 	}
 }
+
+func TestPreferenceSetters(t *testing.T) {
+	ctx := context.Background()
+	p := newPrefsPDS(t, `[
+		{"$type":"app.bsky.actor.defs#feedViewPref","feed":"home","hideReplies":true},
+		{"$type":"app.bsky.actor.defs#feedViewPref","feed":"at://did:plc:f/app.bsky.feed.generator/a","hideReposts":true},
+		{"$type":"app.bsky.actor.defs#threadViewPref","sort":"oldest"},
+		{"$type":"app.bsky.actor.defs#interestsPref","tags":["art"]}
+	]`)
+	a := p.agent()
+	for name, err := range map[string]error{
+		"feed view":    a.SetFeedViewPref(ctx, &bsky.ActorDefsFeedViewPref{Feed: "home", HideReposts: lex.Ptr(true)}),
+		"thread view":  a.SetThreadViewPref(ctx, &bsky.ActorDefsThreadViewPref{Sort: lex.Ptr(bsky.ActorDefsThreadViewPref_Sort("newest"))}),
+		"interests":    a.SetInterests(ctx, []string{"tech", "science"}),
+		"birth date":   a.SetPersonalDetails(ctx, time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC)),
+		"verification": a.SetVerificationPrefs(ctx, &bsky.ActorDefsVerificationPrefs{HideBadges: lex.Ptr(true)}),
+	} {
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	got := p.stored(t)
+	byType := map[string][]map[string]any{}
+	for _, pref := range got {
+		typ := pref["$type"].(string)
+		delete(pref, "$type")
+		byType[typ] = append(byType[typ], pref)
+	}
+	var want map[string][]map[string]any
+	json.Unmarshal([]byte(`{
+		"app.bsky.actor.defs#feedViewPref":[{"feed":"at://did:plc:f/app.bsky.feed.generator/a","hideReposts":true},{"feed":"home","hideReposts":true}],
+		"app.bsky.actor.defs#threadViewPref":[{"sort":"newest"}],
+		"app.bsky.actor.defs#interestsPref":[{"tags":["tech","science"]}],
+		"app.bsky.actor.defs#personalDetailsPref":[{"birthDate":"1990-01-02T00:00:00.000Z"}],
+		"app.bsky.actor.defs#verificationPrefs":[{"hideBadges":true}]
+	}`), &want)
+	if diff := cmp.Diff(want, byType); diff != "" {
+		t.Errorf("stored preferences (-want +got):\n%s", diff)
+	}
+}
