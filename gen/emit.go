@@ -722,6 +722,16 @@ func (fg *fileGen) emitUnion(name string, n lexicon.SchemaUnion, defPath string)
 		if !strings.Contains(memberIDs[i], "#") {
 			labels = append(labels, jen.Lit(memberIDs[i]+"#main"))
 		}
+		if closed {
+			// A closed union holds only its members: a member that does
+			// not decode is an error, not an *lex.Unknown.
+			cases = append(cases, jen.Case(labels...).Block(
+				jen.Id("v").Op(":=").New(m.qual()),
+				jen.Id("v").Dot("DecodeLex").Call(jen.Id("d")),
+				jen.Return(jen.Id("v")),
+			))
+			continue
+		}
 		cases = append(cases, jen.Case(labels...).Block(
 			jen.Return(lexQual("DecodeMember").Call(jen.Id("d"), jen.New(m.qual()))),
 		))
@@ -836,9 +846,6 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 
 	// EncodeLex
 	typedArg := jen.Id("typed")
-	if record {
-		typedArg = jen.True()
-	}
 	enc := []jen.Code{
 		jen.If(jen.Id("x").Op("==").Nil()).Block(jen.Id("e").Dot("Null").Call(), jen.Return()),
 		jen.Id("e").Dot("BeginObject").Call(),
@@ -849,14 +856,12 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 	}
 	enc = append(enc, jen.Id("x").Dot("Extra").Dot("Encode").Call(jen.Id("e")), jen.Id("e").Dot("EndObject").Call())
 	if record {
-		fg.comment("EncodeLex writes x as JSON, always with its $type, as records require.")
+		fg.comment("EncodeLex writes x as JSON. \"$type\" is written when typed is set or x was decoded with")
+		fg.comment("one; MarshalJSON and union and unknown positions set it, as records require.")
 	} else {
 		fg.comment("EncodeLex writes x as JSON; \"$type\" is written when typed is set or x was decoded with one.")
 	}
 	typedParam := jen.Id("typed").Bool()
-	if record {
-		typedParam = jen.Id("_").Bool()
-	}
 	fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("EncodeLex").Params(jen.Id("e").Op("*").Add(lexQual("Encoder")), typedParam).Block(enc...)
 	fg.f.Line()
 

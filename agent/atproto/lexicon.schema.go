@@ -28,14 +28,15 @@ func (*LexiconSchema) LexiconType() string {
 	return "com.atproto.lexicon.schema"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *LexiconSchema) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *LexiconSchema) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "com.atproto.lexicon.schema", true)
+	x.Extra.EncodeType(e, "com.atproto.lexicon.schema", typed)
 	e.Field("lexicon")
 	e.Int(x.Lexicon)
 	x.Extra.Encode(e)

@@ -27,11 +27,17 @@ func decodeRepoApplyWritesInput_Writes(d *lex.Decoder) RepoApplyWritesInput_Writ
 	}
 	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.repo.applyWrites#create":
-		return lex.DecodeMember(d, new(RepoApplyWritesCreate))
+		v := new(RepoApplyWritesCreate)
+		v.DecodeLex(d)
+		return v
 	case "com.atproto.repo.applyWrites#update":
-		return lex.DecodeMember(d, new(RepoApplyWritesUpdate))
+		v := new(RepoApplyWritesUpdate)
+		v.DecodeLex(d)
+		return v
 	case "com.atproto.repo.applyWrites#delete":
-		return lex.DecodeMember(d, new(RepoApplyWritesDelete))
+		v := new(RepoApplyWritesDelete)
+		v.DecodeLex(d)
+		return v
 	default:
 		d.Fail(&lex.UnionError{
 			Type:  string(t),
@@ -228,11 +234,17 @@ func decodeRepoApplyWritesOutput_Results(d *lex.Decoder) RepoApplyWritesOutput_R
 	}
 	switch t := d.PeekTypeBytes(); string(t) {
 	case "com.atproto.repo.applyWrites#createResult":
-		return lex.DecodeMember(d, new(RepoApplyWritesCreateResult))
+		v := new(RepoApplyWritesCreateResult)
+		v.DecodeLex(d)
+		return v
 	case "com.atproto.repo.applyWrites#updateResult":
-		return lex.DecodeMember(d, new(RepoApplyWritesUpdateResult))
+		v := new(RepoApplyWritesUpdateResult)
+		v.DecodeLex(d)
+		return v
 	case "com.atproto.repo.applyWrites#deleteResult":
-		return lex.DecodeMember(d, new(RepoApplyWritesDeleteResult))
+		v := new(RepoApplyWritesDeleteResult)
+		v.DecodeLex(d)
+		return v
 	default:
 		d.Fail(&lex.UnionError{
 			Type:  string(t),

@@ -65,14 +65,15 @@ func (*ActorProfile) LexiconType() string {
 	return "app.bsky.actor.profile"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *ActorProfile) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *ActorProfile) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.actor.profile", true)
+	x.Extra.EncodeType(e, "app.bsky.actor.profile", typed)
 	if x.DisplayName != nil {
 		e.Field("displayName")
 		e.String(*x.DisplayName)

@@ -61,14 +61,15 @@ func (*ActorStatus) LexiconType() string {
 	return "app.bsky.actor.status"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *ActorStatus) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *ActorStatus) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.actor.status", true)
+	x.Extra.EncodeType(e, "app.bsky.actor.status", typed)
 	e.Field("status")
 	e.String(string(x.Status))
 	if x.Embed != nil {

@@ -74,14 +74,15 @@ func (*FeedGenerator) LexiconType() string {
 	return "app.bsky.feed.generator"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *FeedGenerator) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *FeedGenerator) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.feed.generator", true)
+	x.Extra.EncodeType(e, "app.bsky.feed.generator", typed)
 	e.Field("did")
 	e.String(x.DID)
 	e.Field("displayName")

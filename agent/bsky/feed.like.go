@@ -30,14 +30,15 @@ func (*FeedLike) LexiconType() string {
 	return "app.bsky.feed.like"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *FeedLike) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *FeedLike) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.feed.like", true)
+	x.Extra.EncodeType(e, "app.bsky.feed.like", typed)
 	if x.Subject != nil {
 		e.Field("subject")
 		x.Subject.EncodeLex(e, false)

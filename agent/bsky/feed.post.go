@@ -95,14 +95,15 @@ func (*FeedPost) LexiconType() string {
 	return "app.bsky.feed.post"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *FeedPost) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *FeedPost) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.feed.post", true)
+	x.Extra.EncodeType(e, "app.bsky.feed.post", typed)
 	e.Field("text")
 	e.String(x.Text)
 	if x.Entities != nil {

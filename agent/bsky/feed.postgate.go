@@ -52,14 +52,15 @@ func (*FeedPostgate) LexiconType() string {
 	return "app.bsky.feed.postgate"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *FeedPostgate) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *FeedPostgate) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.feed.postgate", true)
+	x.Extra.EncodeType(e, "app.bsky.feed.postgate", typed)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
 	e.Field("post")

@@ -60,14 +60,15 @@ func (*FeedThreadgate) LexiconType() string {
 	return "app.bsky.feed.threadgate"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *FeedThreadgate) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *FeedThreadgate) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.feed.threadgate", true)
+	x.Extra.EncodeType(e, "app.bsky.feed.threadgate", typed)
 	e.Field("post")
 	e.String(x.Post)
 	if x.Allow != nil {

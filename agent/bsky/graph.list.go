@@ -58,14 +58,15 @@ func (*GraphList) LexiconType() string {
 	return "app.bsky.graph.list"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphList) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphList) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.graph.list", true)
+	x.Extra.EncodeType(e, "app.bsky.graph.list", typed)
 	e.Field("purpose")
 	e.String(string(x.Purpose))
 	e.Field("name")

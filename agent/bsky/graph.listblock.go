@@ -26,14 +26,15 @@ func (*GraphListblock) LexiconType() string {
 	return "app.bsky.graph.listblock"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphListblock) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphListblock) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.graph.listblock", true)
+	x.Extra.EncodeType(e, "app.bsky.graph.listblock", typed)
 	e.Field("subject")
 	e.String(x.Subject)
 	e.Field("createdAt")

@@ -34,14 +34,15 @@ func (*GraphStarterpack) LexiconType() string {
 	return "app.bsky.graph.starterpack"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphStarterpack) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphStarterpack) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.graph.starterpack", true)
+	x.Extra.EncodeType(e, "app.bsky.graph.starterpack", typed)
 	e.Field("name")
 	e.String(x.Name)
 	if x.Description != nil {

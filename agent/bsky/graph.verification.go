@@ -35,14 +35,15 @@ func (*GraphVerification) LexiconType() string {
 	return "app.bsky.graph.verification"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphVerification) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphVerification) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.graph.verification", true)
+	x.Extra.EncodeType(e, "app.bsky.graph.verification", typed)
 	e.Field("subject")
 	e.String(x.Subject)
 	e.Field("handle")

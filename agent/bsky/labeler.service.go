@@ -58,14 +58,15 @@ func (*LabelerService) LexiconType() string {
 	return "app.bsky.labeler.service"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *LabelerService) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *LabelerService) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.labeler.service", true)
+	x.Extra.EncodeType(e, "app.bsky.labeler.service", typed)
 	if x.Policies != nil {
 		e.Field("policies")
 		x.Policies.EncodeLex(e, false)

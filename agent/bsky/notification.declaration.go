@@ -42,14 +42,15 @@ func (*NotificationDeclaration) LexiconType() string {
 	return "app.bsky.notification.declaration"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *NotificationDeclaration) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *NotificationDeclaration) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "app.bsky.notification.declaration", true)
+	x.Extra.EncodeType(e, "app.bsky.notification.declaration", typed)
 	e.Field("allowSubscriptions")
 	e.String(string(x.AllowSubscriptions))
 	x.Extra.Encode(e)

@@ -57,14 +57,15 @@ func (*ActorDeclaration) LexiconType() string {
 	return "chat.bsky.actor.declaration"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *ActorDeclaration) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *ActorDeclaration) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "chat.bsky.actor.declaration", true)
+	x.Extra.EncodeType(e, "chat.bsky.actor.declaration", typed)
 	e.Field("allowIncoming")
 	e.String(string(x.AllowIncoming))
 	if x.AllowGroupInvites != nil {

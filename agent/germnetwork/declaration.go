@@ -34,14 +34,15 @@ func (*Declaration) LexiconType() string {
 	return "com.germnetwork.declaration"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *Declaration) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *Declaration) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "com.germnetwork.declaration", true)
+	x.Extra.EncodeType(e, "com.germnetwork.declaration", typed)
 	e.Field("version")
 	e.String(x.Version)
 	if x.CurrentKey != nil {

@@ -252,14 +252,15 @@ func (*Document) LexiconType() string {
 	return "site.standard.document"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *Document) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *Document) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "site.standard.document", true)
+	x.Extra.EncodeType(e, "site.standard.document", typed)
 	if x.BskyPostRef != nil {
 		e.Field("bskyPostRef")
 		x.BskyPostRef.EncodeLex(e, false)

@@ -27,14 +27,15 @@ func (*GraphRecommend) LexiconType() string {
 	return "site.standard.graph.recommend"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphRecommend) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphRecommend) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "site.standard.graph.recommend", true)
+	x.Extra.EncodeType(e, "site.standard.graph.recommend", typed)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
 	e.Field("document")

@@ -27,14 +27,15 @@ func (*GraphSubscription) LexiconType() string {
 	return "site.standard.graph.subscription"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *GraphSubscription) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *GraphSubscription) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "site.standard.graph.subscription", true)
+	x.Extra.EncodeType(e, "site.standard.graph.subscription", typed)
 	if x.CreatedAt != nil {
 		e.Field("createdAt")
 		e.String(*x.CreatedAt)

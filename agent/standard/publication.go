@@ -62,14 +62,15 @@ func (*Publication) LexiconType() string {
 	return "site.standard.publication"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *Publication) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *Publication) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "site.standard.publication", true)
+	x.Extra.EncodeType(e, "site.standard.publication", typed)
 	if x.BasicTheme != nil {
 		e.Field("basicTheme")
 		x.BasicTheme.EncodeLex(e, false)

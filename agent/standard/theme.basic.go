@@ -111,14 +111,15 @@ func (*ThemeBasic) LexiconType() string {
 	return "site.standard.theme.basic"
 }
 
-// EncodeLex writes x as JSON, always with its $type, as records require.
-func (x *ThemeBasic) EncodeLex(e *lex.Encoder, _ bool) {
+// EncodeLex writes x as JSON. "$type" is written when typed is set or x was decoded with
+// one; MarshalJSON and union and unknown positions set it, as records require.
+func (x *ThemeBasic) EncodeLex(e *lex.Encoder, typed bool) {
 	if x == nil {
 		e.Null()
 		return
 	}
 	e.BeginObject()
-	x.Extra.EncodeType(e, "site.standard.theme.basic", true)
+	x.Extra.EncodeType(e, "site.standard.theme.basic", typed)
 	if x.Accent != nil {
 		e.Field("accent")
 		lex.EncodeObject(e, x.Accent)
