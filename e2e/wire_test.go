@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -53,6 +54,7 @@ type exchange struct {
 	Assertion string // client_assertion_type of a token, PAR or revocation request
 	Status    int
 	Challenge string // the WWW-Authenticate error code of a 401, if any
+	OAuthErr  string // the "error" of an authorization server's 4xx JSON answer
 	Err       error
 }
 
@@ -63,6 +65,9 @@ func (e exchange) String() string {
 	}
 	if e.Challenge != "" {
 		s += " challenge=" + e.Challenge
+	}
+	if e.OAuthErr != "" {
+		s += " error=" + e.OAuthErr
 	}
 	if e.Err != nil {
 		s += " err=" + e.Err.Error()
@@ -114,6 +119,19 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		ex.Err = err
 	} else {
 		ex.Status = resp.StatusCode
+		if resp.StatusCode/100 == 4 && strings.HasPrefix(req.URL.Path, "/oauth/") {
+			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			_ = resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			if rerr == nil {
+				var oe struct {
+					Error string `json:"error"`
+				}
+				if json.Unmarshal(body, &oe) == nil {
+					ex.OAuthErr = oe.Error
+				}
+			}
+		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			for _, c := range oauthtransport.ParseChallenges(resp.Header) {
 				if e := c.Params["error"]; e != "" {
@@ -142,11 +160,14 @@ func (w *wire) since(m int) []exchange {
 	return append([]exchange(nil), w.log[m:]...)
 }
 
-// refreshes returns the refresh-token grants among exs.
+// refreshes returns the refresh-token grants among exs, leaving out the
+// requests the server turned away for a DPoP nonce before looking at the
+// grant (the client then sends the same request again, with the nonce, as
+// RFC 9449 has it).
 func refreshes(exs []exchange) []exchange {
 	var out []exchange
 	for _, e := range exs {
-		if e.Grant == "refresh_token" {
+		if e.Grant == "refresh_token" && e.OAuthErr != "use_dpop_nonce" {
 			out = append(out, e)
 		}
 	}
@@ -154,11 +175,11 @@ func refreshes(exs []exchange) []exchange {
 }
 
 // replayedRefreshTokens returns the refresh tokens (hashed) sent more than
-// once in exs.
+// once in exs (not counting a request repeated for a DPoP nonce).
 func replayedRefreshTokens(exs []exchange) []string {
 	seen := map[string]int{}
 	var out []string
-	for _, e := range exs {
+	for _, e := range refreshes(exs) {
 		if e.Refresh == "" {
 			continue
 		}
