@@ -211,6 +211,14 @@ func TestPasswordSession(t *testing.T) {
 		t.Errorf("updates after refresh = %+v", updates)
 	}
 
+	// An explicit refresh.
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := p.takeLog(); len(l) != 1 || l[0] != "com.atproto.server.refreshSession refresh2 " || tokenID(s.Data().AccessJWT) != "access3" {
+		t.Errorf("PDS log %q, access token %s", l, tokenID(s.Data().AccessJWT))
+	}
+
 	// Logout revokes the refresh token; later requests fail locally.
 	if err := s.Logout(ctx); err != nil {
 		t.Fatal(err)
@@ -218,7 +226,7 @@ func TestPasswordSession(t *testing.T) {
 	if _, err := bsky.ActorGetProfile(ctx, a, "bob.test", nil); !errors.Is(err, ErrLoggedOut) {
 		t.Errorf("after logout: %v", err)
 	}
-	if l := p.takeLog(); len(l) != 1 || l[0] != "com.atproto.server.deleteSession refresh2 " {
+	if l := p.takeLog(); len(l) != 1 || l[0] != "com.atproto.server.deleteSession refresh3 " {
 		t.Errorf("PDS log: %q", l)
 	}
 }

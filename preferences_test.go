@@ -262,6 +262,11 @@ func TestPreferenceSetters(t *testing.T) {
 		"interests":    a.SetInterests(ctx, []string{"tech", "science"}),
 		"birth date":   a.SetPersonalDetails(ctx, time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC)),
 		"verification": a.SetVerificationPrefs(ctx, &bsky.ActorDefsVerificationPrefs{HideBadges: lex.Ptr(true)}),
+		"interactions": a.SetPostInteractionSettings(ctx, &bsky.ActorDefsPostInteractionSettingsPref{
+			ThreadgateAllowRules:   []bsky.ActorDefsPostInteractionSettingsPref_ThreadgateAllowRules{&bsky.FeedThreadgateMentionRule{}},
+			PostgateEmbeddingRules: []bsky.ActorDefsPostInteractionSettingsPref_PostgateEmbeddingRules{&bsky.FeedPostgateDisableRule{}},
+		}),
+		"overwrite feeds": a.OverwriteSavedFeeds(ctx, []*bsky.ActorDefsSavedFeed{{ID: "tl", Type: "timeline", Value: "following", Pinned: true}}),
 	} {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -280,7 +285,11 @@ func TestPreferenceSetters(t *testing.T) {
 		"app.bsky.actor.defs#threadViewPref":[{"sort":"newest"}],
 		"app.bsky.actor.defs#interestsPref":[{"tags":["tech","science"]}],
 		"app.bsky.actor.defs#personalDetailsPref":[{"birthDate":"1990-01-02T00:00:00.000Z"}],
-		"app.bsky.actor.defs#verificationPrefs":[{"hideBadges":true}]
+		"app.bsky.actor.defs#verificationPrefs":[{"hideBadges":true}],
+		"app.bsky.actor.defs#postInteractionSettingsPref":[{
+			"threadgateAllowRules":[{"$type":"app.bsky.feed.threadgate#mentionRule"}],
+			"postgateEmbeddingRules":[{"$type":"app.bsky.feed.postgate#disableRule"}]}],
+		"app.bsky.actor.defs#savedFeedsPrefV2":[{"items":[{"id":"tl","type":"timeline","value":"following","pinned":true}]}]
 	}`), &want)
 	if diff := cmp.Diff(want, byType); diff != "" {
 		t.Errorf("stored preferences (-want +got):\n%s", diff)
