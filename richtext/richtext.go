@@ -45,6 +45,7 @@ const (
 	Tag                     // "#tag"; Value is the tag, without "#"
 )
 
+// String returns "mention", "link" or "tag".
 func (k Kind) String() string {
 	switch k {
 	case Mention:
