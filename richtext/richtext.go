@@ -14,9 +14,9 @@
 // [Resolver] (an *atp.Agent is one), and [Detect] reports the spans without
 // resolving anything.
 //
-// Unlike the TypeScript version, bare domains are not checked against the
-// IANA list of top-level domains: "example.txt" becomes a link. Write the
-// scheme, or pass facets yourself, when that matters.
+// As there, a bare domain becomes a link only under a top-level domain of
+// the ICANN list ("go.dev/blog" does, "notes.txt" does not); this package
+// reads the list from golang.org/x/net/publicsuffix.
 package richtext
 
 import (
@@ -33,6 +33,7 @@ import (
 	"github.com/atpgo/atp/agent/lex"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/rivo/uniseg"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Kind is the kind of a detected [Span].
@@ -83,7 +84,7 @@ func Detect(text string) []Span {
 	var spans []Span
 	for _, m := range mentionRE.FindAllStringSubmatchIndex(text, -1) {
 		handle := text[m[4]:m[5]]
-		if !validDomain(handle) {
+		if !validDomain(handle, true) {
 			continue
 		}
 		spans = append(spans, Span{Start: m[2], End: m[5], Kind: Mention, Value: handle})
@@ -92,7 +93,7 @@ func Detect(text string) []Span {
 		start, end := m[2], m[3]
 		uri := text[start:end]
 		if !hasHTTPScheme(uri) {
-			if m[4] < 0 || !validDomain(text[m[4]:m[5]]) {
+			if m[4] < 0 || !validDomain(text[m[4]:m[5]], false) {
 				continue
 			}
 			uri = "https://" + uri
@@ -114,15 +115,21 @@ func hasHTTPScheme(s string) bool {
 	return len(s) >= 7 && strings.EqualFold(s[:4], "http")
 }
 
-// validDomain reports whether s is a syntactically valid domain whose TLD
-// may be used, or ends in .test as @atproto/api allows.
-func validDomain(s string) bool {
+// validDomain reports whether s is a syntactically valid domain under a
+// top-level domain of the ICANN list (what @atproto/api's isValidDomain
+// checks), or, when allowTest is set, under .test as @atproto/api allows
+// for mentions.
+func validDomain(s string, allowTest bool) bool {
 	h, err := syntax.ParseHandle(s)
-	if err != nil {
+	if err != nil || !h.AllowedTLD() {
 		return false
 	}
 	tld := h.TLD()
-	return h.AllowedTLD() && len(tld) >= 2 && strings.IndexFunc(tld, func(r rune) bool { return r < 'a' || r > 'z' }) < 0
+	if allowTest && tld == "test" {
+		return true
+	}
+	suffix, icann := publicsuffix.PublicSuffix(tld)
+	return icann && suffix == tld
 }
 
 // tagExcluded are the invisible characters a hashtag stops at.

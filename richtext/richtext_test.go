@@ -44,6 +44,14 @@ func TestDetect(t *testing.T) {
 		{"digits with letters", "#1st", []Span{{0, 4, Tag, "1st"}}},
 		{"tag stops at zero-width space", "#go\u200bmore", []Span{{0, 3, Tag, "go"}}},
 		{"bare domain needs letters tld", "v1.2 and 10.0.0.1 but go.dev", []Span{{22, 28, Link, "https://go.dev"}}},
+		{"bare domains need an ICANN tld", "notes.txt main.go user.github.io/x GO.DEV", []Span{
+			{18, 34, Link, "https://user.github.io/x"},
+			{35, 41, Link, "https://GO.DEV"},
+		}},
+		{"mentions under .test but not reserved tlds", "@a.test @b.example @c.dev", []Span{
+			{0, 7, Mention, "a.test"},
+			{19, 25, Mention, "c.dev"},
+		}},
 		{"uppercase scheme", "HTTPS://GO.DEV", []Span{{0, 14, Link, "HTTPS://GO.DEV"}}},
 	}
 	for _, tt := range tests {
