@@ -12,9 +12,10 @@ BENCH ?= .
 
 .PHONY: run test generate check-generated sync check-lexicons lint fmt-check vet staticcheck bench
 
-## run: the main job. Until the example web app exists this regenerates
-## nothing and checks that the generated code is up to date.
-run: check-generated
+## run: the main job: the example web app (examples/webapp), a loopback
+## development client on http://127.0.0.1:8080 with its SQLite store in ./data.
+run:
+	$(GO) run ./examples/webapp
 
 ## test: every check and every test (what CI runs through .ci/run).
 test: lint check-generated check-lexicons
