@@ -38,6 +38,16 @@ func examplePDS() *httptest.Server {
 			fmt.Fprint(w, `{"did":"did:plc:bob","handle":"bob.test","displayName":"Bob","followersCount":42}`)
 		case "com.atproto.identity.resolveHandle":
 			fmt.Fprint(w, `{"did":"did:plc:bob"}`)
+		case "com.atproto.repo.getRecord":
+			fmt.Fprint(w, `{"uri":"at://did:plc:alice/app.bsky.actor.profile/self","cid":"bafyreiprofilev1","value":{"$type":"app.bsky.actor.profile","displayName":"Alice"}}`)
+		case "com.atproto.repo.putRecord":
+			fmt.Fprint(w, `{"uri":"at://did:plc:alice/app.bsky.actor.profile/self","cid":"bafyreiprofilev2"}`)
+		case "app.bsky.feed.getTimeline":
+			if r.URL.Query().Get("cursor") == "" {
+				fmt.Fprint(w, `{"feed":[{"post":{"uri":"at://did:plc:bob/app.bsky.feed.post/1","cid":"c","author":{"did":"did:plc:bob","handle":"bob.test"},"record":{},"indexedAt":"2024-01-01T00:00:00Z"}}],"cursor":"page2"}`)
+			} else {
+				fmt.Fprint(w, `{"feed":[{"post":{"uri":"at://did:plc:bob/app.bsky.feed.post/2","cid":"c","author":{"did":"did:plc:bob","handle":"bob.test"},"record":{},"indexedAt":"2024-01-01T00:00:00Z"}}]}`)
+			}
 		case "com.atproto.repo.createRecord":
 			fmt.Fprint(w, `{"uri":"at://did:plc:alice/app.bsky.feed.post/3kabc","cid":"bafyreib2rxk3rh6kzwq"}`)
 		default:
@@ -150,4 +160,46 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return t
+}
+
+// UpsertProfile reads the profile, lets the function change it, and writes
+// it back only if nobody changed it in between (swapRecord).
+func ExampleAgent_UpsertProfile() {
+	srv := examplePDS()
+	defer srv.Close()
+	agent := atp.NewAgent(&atp.HTTPTransport{URL: srv.URL, AccountDID: "did:plc:alice"})
+
+	err := agent.UpsertProfile(context.Background(), func(p *bsky.ActorProfile) (*bsky.ActorProfile, error) {
+		if p == nil {
+			p = new(bsky.ActorProfile)
+		}
+		p.Description = lex.Ptr("Gopher.")
+		return p, nil
+	})
+	fmt.Println(err)
+	// Output:
+	// GET com.atproto.repo.getRecord collection=app.bsky.actor.profile&repo=did%3Aplc%3Aalice&rkey=self proxy=""
+	// POST com.atproto.repo.putRecord  proxy=""
+	//   {"collection":"app.bsky.actor.profile","record":{"$type":"app.bsky.actor.profile","description":"Gopher.","displayName":"Alice"},"repo":"did:plc:alice","rkey":"self","swapRecord":"bafyreiprofilev1"}
+	// <nil>
+}
+
+// Timeline follows the cursors from page to page.
+func ExampleAgent_Timeline() {
+	srv := examplePDS()
+	defer srv.Close()
+	agent := atp.NewAgent(&atp.HTTPTransport{URL: srv.URL, AccountDID: "did:plc:alice"})
+
+	for item, err := range agent.Timeline(context.Background()) {
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(item.Post.URI)
+	}
+	// Output:
+	// GET app.bsky.feed.getTimeline  proxy="did:web:api.bsky.app#bsky_appview"
+	// at://did:plc:bob/app.bsky.feed.post/1
+	// GET app.bsky.feed.getTimeline cursor=page2 proxy="did:web:api.bsky.app#bsky_appview"
+	// at://did:plc:bob/app.bsky.feed.post/2
 }
