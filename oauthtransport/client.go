@@ -99,6 +99,9 @@ type Client struct {
 
 	flightMu sync.Mutex
 	flights  map[string]*flight // in-process refresh de-duplication, by DID
+
+	pendingMu sync.Mutex
+	pending   map[string]*sessionRecord // refreshed records the store refused, by DID
 }
 
 // NewClient validates cfg and returns a client.
@@ -144,6 +147,7 @@ func NewClient(cfg Config) (*Client, error) {
 		now:      cfg.Now,
 		stateTTL: cfg.StateTTL,
 		flights:  map[string]*flight{},
+		pending:  map[string]*sessionRecord{},
 	}
 	c.base = c.fetch.client.Transport
 	if c.plcURL == "" {

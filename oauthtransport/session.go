@@ -64,6 +64,17 @@ const (
 )
 
 func (c *Client) loadRecord(ctx context.Context, did string) (*sessionRecord, error) {
+	c.pendingMu.Lock()
+	p := c.pending[did]
+	c.pendingMu.Unlock()
+	if p != nil {
+		// Refreshed tokens the store refused: they are the live ones (the
+		// stored refresh token is spent). Try to save them again.
+		if err := c.saveRecord(ctx, p); err != nil {
+			c.log.WarnContext(ctx, "oauthtransport: session store still failing", "did", did, "err", err)
+		}
+		return p, nil
+	}
 	raw, err := c.sessions.Get(ctx, sessionKeyPrefix+did)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrSessionNotFound, did)
@@ -89,13 +100,21 @@ func (c *Client) saveRecord(ctx context.Context, rec *sessionRecord) error {
 	if err := c.sessions.Set(ctx, sessionKeyPrefix+rec.DID, raw, 0); err != nil {
 		return fmt.Errorf("%w: saving session of %s: %w", ErrSessionStore, rec.DID, err)
 	}
+	c.clearPending(rec.DID)
 	c.emit(ctx, Event{Type: SessionUpdated, DID: rec.DID, Info: rec.info()})
 	return nil
+}
+
+func (c *Client) clearPending(did string) {
+	c.pendingMu.Lock()
+	delete(c.pending, did)
+	c.pendingMu.Unlock()
 }
 
 // deleteSession deletes a session for a definite reason.
 func (c *Client) deleteSession(ctx context.Context, did string, cause error) {
 	ctx = context.WithoutCancel(ctx)
+	c.clearPending(did)
 	if err := c.sessions.Delete(ctx, sessionKeyPrefix+did); err != nil {
 		c.log.WarnContext(ctx, "oauthtransport: deleting session", "did", did, "err", err)
 	}
@@ -241,6 +260,9 @@ func (c *Client) doRefresh(ctx context.Context, did, staleToken string) (*sessio
 	}
 	if err := c.saveRecord(ctx, &next); err != nil {
 		c.log.ErrorContext(ctx, "oauthtransport: refreshed tokens not saved", "did", did, "err", err)
+		c.pendingMu.Lock()
+		c.pending[did] = &next
+		c.pendingMu.Unlock()
 		return &next, &RefreshError{DID: did, Err: err}
 	}
 	c.log.DebugContext(ctx, "oauthtransport: session refreshed", "did", did)
@@ -332,6 +354,7 @@ func (c *Client) Revoke(ctx context.Context, did string) error {
 	case err == nil:
 		c.revokeRecord(ctx, rec)
 	}
+	c.clearPending(did)
 	if err := c.sessions.Delete(context.WithoutCancel(ctx), sessionKeyPrefix+did); err != nil {
 		return fmt.Errorf("%w: deleting session: %w", ErrSessionStore, err)
 	}
@@ -365,14 +388,27 @@ func (s *Session) current(ctx context.Context) (*sessionRecord, error) {
 	rec, unsaved := s.rec, s.unsaved
 	s.mu.Unlock()
 	if unsaved {
-		// Try again to save tokens the store refused last time.
-		if err := s.c.saveRecord(ctx, rec); err == nil {
-			s.mu.Lock()
-			if s.rec == rec {
-				s.unsaved = false
+		// Refreshed tokens the store refused: the client keeps the newest
+		// such record; save it again and adopt it.
+		c := s.c
+		c.pendingMu.Lock()
+		p := c.pending[s.did]
+		c.pendingMu.Unlock()
+		if p != nil {
+			if err := c.saveRecord(ctx, p); err != nil {
+				c.log.WarnContext(ctx, "oauthtransport: session store still failing", "did", s.did, "err", err)
 			}
-			s.mu.Unlock()
+			if err := s.adopt(p); err != nil {
+				return nil, err
+			}
+			rec = p
 		}
+		c.pendingMu.Lock()
+		still := c.pending[s.did] != nil
+		c.pendingMu.Unlock()
+		s.mu.Lock()
+		s.unsaved = still
+		s.mu.Unlock()
 	}
 	if !s.c.stale(rec) {
 		return rec, nil
@@ -393,19 +429,29 @@ func (s *Session) current(ctx context.Context) (*sessionRecord, error) {
 func (s *Session) refreshFrom(ctx context.Context, staleToken string) (*sessionRecord, error) {
 	rec, err := s.c.refresh(ctx, s.did, staleToken)
 	if rec != nil {
-		priv, perr := unmarshalPrivateJWK(rec.DPoPKey)
-		if perr != nil {
-			return nil, perr
+		if aerr := s.adopt(rec); aerr != nil {
+			return nil, aerr
 		}
 		s.mu.Lock()
-		if s.rec.DPoPKey == nil || string(s.rec.DPoPKey) != string(rec.DPoPKey) {
-			s.dk = newDPoPKey(priv)
-		}
-		s.rec = rec
 		s.unsaved = err != nil
 		s.mu.Unlock()
 	}
 	return rec, err
+}
+
+// adopt makes rec the session's current record.
+func (s *Session) adopt(rec *sessionRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if string(s.rec.DPoPKey) != string(rec.DPoPKey) {
+		priv, err := unmarshalPrivateJWK(rec.DPoPKey)
+		if err != nil {
+			return err
+		}
+		s.dk = newDPoPKey(priv)
+	}
+	s.rec = rec
+	return nil
 }
 
 // SignOut revokes the session's tokens and deletes it. The local session
@@ -419,6 +465,7 @@ func (s *Session) SignOut(ctx context.Context) error {
 		rec = cur
 	}
 	s.c.revokeRecord(ctx, rec)
+	s.c.clearPending(s.did)
 	if err := s.c.sessions.Delete(context.WithoutCancel(ctx), sessionKeyPrefix+s.did); err != nil {
 		return fmt.Errorf("%w: deleting session: %w", ErrSessionStore, err)
 	}

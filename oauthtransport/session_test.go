@@ -382,6 +382,16 @@ func TestRefreshStoreFailure(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	fresh := s.rec.AccessToken
+	// Another Session of the account in this process uses the live tokens,
+	// not the spent ones still in the store.
+	s2, err := c.Restore(ctx, aliceDID)
+	if err != nil || s2.rec.AccessToken != fresh {
+		t.Fatalf("restore while unsaved: %v", err)
+	}
+	if err := s2.Refresh(ctx); !errors.Is(err, ErrSessionStore) {
+		t.Fatalf("second refresh: %v", err)
+	}
+	fresh = s2.rec.AccessToken
 	resp := get(t, s, f.pds.URL+"/xrpc/x")
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
