@@ -59,8 +59,11 @@ type PasswordOptions struct {
 // [Transport]: its HTTP client adds the access token to each request to the
 // account's PDS and refreshes it (com.atproto.server.refreshSession) shortly
 // before it expires or when the PDS says it has (ExpiredToken), retrying
-// the request once. A refresh is done once even when many requests find
-// the token expired at the same time. Safe for concurrent use.
+// the request once (a request whose body cannot be read again, one without
+// GetBody such as an upload from a file, is not retried: the proactive
+// refresh is what spares it). A refresh is done once even when many
+// requests find the token expired at the same time. Safe for concurrent
+// use.
 type CredentialSession struct {
 	service  string
 	base     *http.Client

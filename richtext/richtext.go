@@ -141,8 +141,11 @@ func tagExcluded(r rune) bool {
 	return false
 }
 
-// maxTagGraphemes is the lexicon's limit on app.bsky.richtext.facet#tag.
-const maxTagGraphemes = 64
+// The lexicon's limits on app.bsky.richtext.facet#tag.
+const (
+	maxTagGraphemes = 64
+	maxTagBytes     = 640
+)
 
 // detectTags follows @atproto/api's TAG_REGEX, which Go's regexp cannot
 // express (it has a lookahead): "#" or "＃" after the start or a space,
@@ -179,7 +182,7 @@ func detectTags(text string) []Span {
 				end -= m
 			}
 			tag := text[i+n : end]
-			if significant && tag != "" && uniseg.GraphemeClusterCount(tag) <= maxTagGraphemes {
+			if significant && tag != "" && len(tag) <= maxTagBytes && uniseg.GraphemeClusterCount(tag) <= maxTagGraphemes {
 				spans = append(spans, Span{Start: start, End: end, Kind: Tag, Value: tag})
 			}
 			prev, _ = utf8.DecodeLastRuneInString(text[:j])

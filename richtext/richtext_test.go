@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/atpgo/atp/agent/bsky"
@@ -79,6 +80,19 @@ func TestTagLimit(t *testing.T) {
 	}
 	if got := Detect(long + "a"); len(got) != 0 {
 		t.Errorf("65-grapheme tag: got %v, want none", got)
+	}
+	// An "e" with five combining accents is one grapheme of 11 bytes: 60
+	// of them are within the grapheme limit but over the 640-byte one.
+	heavy := "e\u0301\u0302\u0303\u0304\u0308"
+	if got := Detect("#" + strings.Repeat(heavy, 60)); len(got) != 0 {
+		t.Errorf("660-byte tag: got %v, want none", got)
+	}
+	if got := Detect("#" + strings.Repeat(heavy, 58)); len(got) != 1 || GraphemeLen(got[0].Value) != 58 {
+		t.Errorf("638-byte tag: got %v, want one", got)
+	}
+	// A zero-width joiner ends a tag, as in @atproto/api.
+	if got := Detect("#👩‍👩‍👧"); len(got) != 1 || got[0].Value != "👩" {
+		t.Errorf("tag with a ZWJ sequence: got %v", got)
 	}
 }
 
