@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +222,49 @@ func TestSSRFGuard(t *testing.T) {
 	short := newFetcher(nil, true, true, 50*time.Millisecond, "")
 	if _, err := short.get(ctx, slow.URL, 100, "application/json"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("timeout: %v", err)
+	}
+}
+
+func TestIsPublicAddr(t *testing.T) {
+	cases := map[string]bool{
+		"8.8.8.8": true, "2606:4700:4700::1111": true, "1.1.1.1": true,
+		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "169.254.169.254": false,
+		"100.64.0.1": false, "0.0.0.0": false, "255.255.255.255": false, "224.0.0.251": false, "198.18.0.1": false,
+		"192.0.2.1": false, "::1": false, "fe80::1": false, "fc00::1": false, "ff02::1": false, "::ffff:10.0.0.1": false,
+		"64:ff9b::a00:1": false, "2001:db8::1": false, "::": false,
+	}
+	for s, want := range cases {
+		if got := isPublicAddr(netip.MustParseAddr(s)); got != want {
+			t.Errorf("%s: %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestDIDWebAccount(t *testing.T) {
+	// A did:web account on localhost (development mode): its document is
+	// fetched from http://localhost:<port>/.well-known/did.json.
+	f := newFakeNet(t)
+	var did string
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/did.json" {
+			http.NotFound(w, r)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"id": did, "alsoKnownAs": []string{"at://web.test"},
+			"service": []map[string]any{{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": f.pds.URL}}})
+	}))
+	defer web.Close()
+	did = "did:web:" + strings.Replace(strings.TrimPrefix(web.URL, "http://127.0.0.1"), ":", "localhost%3A", 1)
+	f.mu.Lock()
+	f.handles["web.test"] = did
+	f.mu.Unlock()
+	c, _, _, _ := f.newClient()
+	acct, err := c.resolveAccount(context.Background(), "web.test")
+	if err != nil || acct.DID != did || acct.PDS != f.pds.URL {
+		t.Fatalf("%+v %v", acct, err)
+	}
+	sess := f.login(c, "web.test", did)
+	if sess.DID() != did {
+		t.Fatal(sess.DID())
 	}
 }

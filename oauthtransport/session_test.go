@@ -691,3 +691,25 @@ func TestEarlyRefreshFailureUsesValidToken(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 }
+
+func TestSmallTypes(t *testing.T) {
+	now := time.Unix(1000, 0)
+	if (TokenInfo{}).Expired(now) || !(TokenInfo{ExpiresAt: now.Add(4 * time.Second)}).Expired(now) || (TokenInfo{ExpiresAt: now.Add(time.Minute)}).Expired(now) {
+		t.Error("TokenInfo.Expired")
+	}
+	if SessionUpdated.String() != "updated" || SessionDeleted.String() != "deleted" || EventType(0).String() != "unknown" {
+		t.Error("EventType.String")
+	}
+	for _, e := range []error{
+		&OAuthError{StatusCode: 400, Code: "invalid_grant", Description: "gone"},
+		&CallbackError{Code: "access_denied", Description: "no"}, &CallbackError{Err: ErrInvalidState}, &CallbackError{},
+		&RefreshError{DID: aliceDID, Deleted: true, Err: ErrRefreshRejected}, &ResolverError{Input: "x", Err: ErrUnresolved},
+	} {
+		if !strings.HasPrefix(e.Error(), "oauthtransport: ") {
+			t.Errorf("%q", e.Error())
+		}
+	}
+	if errors.Is(&OAuthError{Code: "a"}, &OAuthError{}) || !errors.Is(&RefreshError{Err: ErrRefreshRejected}, ErrRefreshRejected) {
+		t.Error("Is/Unwrap")
+	}
+}
