@@ -90,7 +90,8 @@ type PostInput struct {
 	// Agent) when Facets is nil.
 	DetectFacets bool
 	// Reply makes the post a reply: Root is the thread's first post,
-	// Parent the post replied to (the same for a reply to a root).
+	// Parent the post replied to (the same for a reply to a root);
+	// [ReplyTo] builds it.
 	Reply *bsky.FeedPostReplyRef
 	// Embed is an embedded image set (*bsky.EmbedImages, with alt text and
 	// aspect ratios), link card (*bsky.EmbedExternal), quoted record
@@ -145,6 +146,19 @@ func (a *Agent) Post(ctx context.Context, in PostInput) (*atproto.RepoStrongRef,
 		}
 	}
 	return a.createRecord(ctx, bsky.FeedPostNSID, post)
+}
+
+// ReplyTo returns the reply reference of a reply to the post at uri with
+// the given cid, whose record is parent (from [Agent.GetPost], or a post
+// view's Record): the parent is that post, and the thread's root is
+// parent's root when parent is itself a reply, the post otherwise.
+func ReplyTo(uri, cid string, parent *bsky.FeedPost) *bsky.FeedPostReplyRef {
+	ref := &atproto.RepoStrongRef{URI: uri, CID: cid}
+	root := ref
+	if r := parent.GetReply().GetRoot(); r != nil {
+		root = &atproto.RepoStrongRef{URI: r.URI, CID: r.CID}
+	}
+	return &bsky.FeedPostReplyRef{Root: root, Parent: ref}
 }
 
 // The Agent resolves handles for richtext (ResolveHandle is generated).

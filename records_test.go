@@ -491,3 +491,20 @@ func TestModListBlocks(t *testing.T) {
 	}
 	f.wantCalls("GET app.bsky.graph.getList")
 }
+
+func TestReplyTo(t *testing.T) {
+	top := &bsky.FeedPost{Text: "top"}
+	r := ReplyTo("at://did:plc:bob/app.bsky.feed.post/1", "bafyone", top)
+	if r.Root.URI != "at://did:plc:bob/app.bsky.feed.post/1" || r.Parent.CID != "bafyone" {
+		t.Errorf("reply to a root post = %+v %+v", r.Root, r.Parent)
+	}
+	reply := &bsky.FeedPost{Text: "reply", Reply: r}
+	r2 := ReplyTo("at://did:plc:carol/app.bsky.feed.post/2", "bafytwo", reply)
+	if r2.Root.URI != "at://did:plc:bob/app.bsky.feed.post/1" || r2.Root.CID != "bafyone" ||
+		r2.Parent.URI != "at://did:plc:carol/app.bsky.feed.post/2" || r2.Parent.CID != "bafytwo" {
+		t.Errorf("reply to a reply = root %+v, parent %+v", r2.Root, r2.Parent)
+	}
+	if r3 := ReplyTo("at://x/app.bsky.feed.post/3", "bafythree", nil); r3.Root.URI != "at://x/app.bsky.feed.post/3" {
+		t.Errorf("nil parent record: %+v", r3.Root)
+	}
+}
