@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/atpgo/atp/agent/lex"
 	"github.com/atpgo/atp/oauthtransport"
@@ -102,9 +101,9 @@ func (t oauthTransport) DID() string              { return t.s.DID() }
 // moderation service by default, with ";redact") and the configured
 // labelers in an atproto-accept-labelers header.
 //
-// An Agent is safe for concurrent use. Its configuration never changes:
-// [Agent.With] and [Agent.WithProxy] return modified copies, which share the
-// transport and the preferences lock.
+// An Agent is safe for concurrent use, and cheap to make (one per request
+// is fine). Its configuration never changes: [Agent.With] and
+// [Agent.WithProxy] return modified copies, which share the transport.
 type Agent struct {
 	t       Transport
 	hc      *http.Client
@@ -119,8 +118,6 @@ type Agent struct {
 	hdrAppView  []string // appView, chat and proxy as header values
 	hdrChat     []string
 	hdrProxy    []string
-
-	prefsMu *sync.Mutex // serializes preference read-modify-writes
 }
 
 // Option configures an [Agent].
@@ -158,7 +155,6 @@ func NewAgent(t Transport, opts ...Option) *Agent {
 		appView:     BskyAppViewProxy,
 		chat:        BskyChatProxy,
 		appLabelers: []string{BskyModerationLabeler},
-		prefsMu:     new(sync.Mutex),
 	}
 	if a.hc == nil {
 		a.hc = http.DefaultClient

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -78,8 +79,9 @@ func (a *Agent) UpdatePreferences(ctx context.Context, update func(bsky.ActorDef
 	if _, err := a.assertDID(); err != nil {
 		return err
 	}
-	a.prefsMu.Lock()
-	defer a.prefsMu.Unlock()
+	mu := prefsLock(a.did)
+	mu.Lock()
+	defer mu.Unlock()
 	out, err := bsky.ActorGetPreferences(ctx, a, nil)
 	if err != nil {
 		return err
@@ -96,6 +98,15 @@ func (a *Agent) UpdatePreferences(ctx context.Context, update func(bsky.ActorDef
 		return err
 	}
 	return bsky.ActorPutPreferences(ctx, a, in)
+}
+
+// prefsLocks holds a *sync.Mutex per account DID, serializing preference
+// updates across Agents (an app may make one Agent per request).
+var prefsLocks sync.Map
+
+func prefsLock(did string) *sync.Mutex {
+	mu, _ := prefsLocks.LoadOrStore(did, new(sync.Mutex))
+	return mu.(*sync.Mutex)
 }
 
 // updatePref updates the preference of type T in a.prefs (the last one,

@@ -207,13 +207,14 @@ func TestPreferenceUpdates(t *testing.T) {
 	}
 }
 
-// TestPreferenceUpdatesSerialized runs concurrent read-modify-writes
-// through an Agent and its copies: none may be lost.
+// TestPreferenceUpdatesSerialized runs concurrent read-modify-writes of
+// one account through an Agent, its copies and separate Agents: none may
+// be lost.
 func TestPreferenceUpdatesSerialized(t *testing.T) {
 	ctx := context.Background()
 	p := newPrefsPDS(t, `[]`)
 	a := p.agent()
-	agents := []*Agent{a, a.With(WithLabelers("did:plc:l")), a.WithProxy("did:plc:x", "svc")}
+	agents := []*Agent{a, a.With(WithLabelers("did:plc:l")), a.WithProxy("did:plc:x", "svc"), p.agent()}
 	uris := []string{}
 	for i := range 12 {
 		uris = append(uris, "at://did:plc:bob/app.bsky.feed.post/"+string(rune('a'+i)))
