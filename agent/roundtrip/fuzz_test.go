@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -43,6 +44,42 @@ func checkReencodes[T any, P interface {
 	if diff := cmp.Diff(toAny(t, enc1), toAny(t, enc2)); diff != "" {
 		t.Fatalf("second encoding differs (-first +second):\n%s\ninput: %q", diff, data)
 	}
+	// What decoded into a generated type the first time must do so again:
+	// an encoding that its own decoder rejects would otherwise hide behind
+	// the *lex.Unknown fallback.
+	if p1, p2 := failedMembers(reflect.ValueOf(v)), failedMembers(reflect.ValueOf(w)); p2 > p1 {
+		t.Fatalf("%d members failed to decode from the encoding, %d from the input\nencoding: %s\ninput: %q", p2, p1, enc1, data)
+	}
+}
+
+// failedMembers counts the *lex.Unknown values in v that hold a member of a
+// known type that failed to decode.
+func failedMembers(v reflect.Value) int {
+	n := 0
+	switch v.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return 0
+		}
+		if u, ok := v.Interface().(*lex.Unknown); ok {
+			if u.Err != nil {
+				return 1
+			}
+			return 0
+		}
+		return failedMembers(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				n += failedMembers(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			n += failedMembers(v.Index(i))
+		}
+	}
+	return n
 }
 
 // collect returns, re-encoded, every JSON object found under key in the

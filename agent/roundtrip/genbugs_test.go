@@ -2,11 +2,13 @@ package roundtrip
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/atpgo/atp/agent/atproto"
+	"github.com/atpgo/atp/agent/bsky"
 	"github.com/atpgo/atp/agent/lex"
 	"github.com/atpgo/atp/agent/standard"
 )
@@ -73,5 +75,35 @@ func TestRefToRecordInventsType(t *testing.T) {
 		if diff := cmp.Diff(toAny(t, []byte(tt.in)), toAny(t, out)); diff != "" {
 			t.Errorf("%s: (-in +out):\n%s", tt.name, diff)
 		}
+	}
+}
+
+// TestDuplicateTypeKey: an object with two "$type" members is dispatched on
+// the first (Decoder.PeekType) but the generated decoder records the last
+// (Extra.SetType on each), so it decodes as one type and encodes as
+// another, which then fails to decode: here an app.bsky.feed.like comes
+// back as an app.bsky.graph.follow whose subject is an object. Dispatch and
+// the recorded $type must agree (or the duplicate be rejected, which the
+// union fallback then keeps byte for byte as a *lex.Unknown).
+func TestDuplicateTypeKey(t *testing.T) {
+	in := `{"$type":"app.bsky.feed.post","text":"x","createdAt":"2025-01-01T00:00:00.000Z",` +
+		`"embed":{"$type":"app.bsky.feed.like","$type":"app.bsky.graph.follow",` +
+		`"subject":{"uri":"at://did:plc:oky5czdrnfjpqslsw2a5iclo/app.bsky.feed.post/3lbwyuzrzpk2a","cid":"bafyreiujzdegxdncf32epf3dhodzdocis2jhtlgmxgedn73u55xtplpft7"},` +
+		`"createdAt":"2025-01-01T00:00:00.000Z"}}`
+	p := new(bsky.FeedPost)
+	if err := lex.Unmarshal([]byte(in), p); err != nil {
+		return // rejecting the document is acceptable
+	}
+	out, err := encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := new(bsky.FeedPost)
+	if err := lex.Unmarshal(out, q); err != nil {
+		t.Fatal(err)
+	}
+	if reflect.TypeOf(p.Embed) != reflect.TypeOf(q.Embed) {
+		t.Errorf("embed decoded as %T (LexiconType %q), re-encoded as %s, which decodes as %T",
+			p.Embed, p.Embed.LexiconType(), out, q.Embed)
 	}
 }
