@@ -107,3 +107,26 @@ func TestDuplicateTypeKey(t *testing.T) {
 			p.Embed, p.Embed.LexiconType(), out, q.Embed)
 	}
 }
+
+// TestExtraSetDefinedMember: lex.Extra.Set documents that setting a member
+// the lexicon defines has no effect on encoding ("the typed field wins"),
+// but the generated EncodeLex writes the typed field and then every Extra
+// member, so the output has the key twice and JSON readers (last one wins)
+// see the Extra value. The same goes for Set("$type", ...).
+func TestExtraSetDefinedMember(t *testing.T) {
+	p := &bsky.FeedPost{Text: "typed", CreatedAt: "2025-01-01T00:00:00.000Z"}
+	if err := p.Extra.Set("text", []byte(`"from extra"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Extra.Set("$type", []byte(`"com.example.other"`)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lex.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := toAny(t, out).(map[string]any)
+	if got["text"] != "typed" || got["$type"] != "app.bsky.feed.post" {
+		t.Errorf("Extra overrode defined members: %s", out)
+	}
+}
