@@ -102,10 +102,10 @@ func (s *synth) value(nsid string, schema map[string]any, depth int) any {
 			return "missing-ref"
 		}
 		v := s.value(n, def, depth+1)
-		if m, ok := v.(map[string]any); ok && def["type"] == "record" {
-			// Real records carry $type even where a plain ref embeds
-			// them; without it the generated code adds one (see
-			// TestRefToRecordInventsType).
+		if m, ok := v.(map[string]any); ok && def["type"] == "record" && !s.nulls {
+			// A record embedded by a plain ref, with its $type in one
+			// variant and without in the other: either way it must come
+			// back as it was.
 			m["$type"] = typeName(n, d)
 		}
 		return v
