@@ -145,7 +145,12 @@ func login(ctx context.Context, client *oauthtransport.Client, handle string, op
 	results := make(chan callbackResult, 1)
 	srv := &http.Server{Handler: callbackHandler(ctx, client, results), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: let the callback page reach the browser.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
 
 	if err := openURL(u); err != nil {
 		fmt.Fprintf(stdout, "Open this URL in your browser to sign in:\n\n  %s\n\n", u)
