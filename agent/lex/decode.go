@@ -1,6 +1,7 @@
 package lex
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -16,10 +17,25 @@ const MaxDepth = 2048
 type SyntaxError struct {
 	Offset int    // byte offset in the input where the problem was found
 	Msg    string // what was wrong
+	// Path locates the offending value ("feed[3].post.author.handle"),
+	// when known: Unmarshal and Call fill it in.
+	Path string
 }
 
 func (e *SyntaxError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("lex: invalid JSON at %s (offset %d): %s", e.Path, e.Offset, e.Msg)
+	}
 	return fmt.Sprintf("lex: invalid JSON at offset %d: %s", e.Offset, e.Msg)
+}
+
+// withPath fills in the Path of a *SyntaxError found decoding data.
+func withPath(err error, data []byte) error {
+	var se *SyntaxError
+	if errors.As(err, &se) && se.Path == "" {
+		se.Path = PathAt(data, se.Offset)
+	}
+	return err
 }
 
 // Decoder reads JSON values from a byte slice, one token at a time.
@@ -636,3 +652,68 @@ type DecodeFunc func(d *Decoder)
 
 // DecodeLex calls f(d).
 func (f DecodeFunc) DecodeLex(d *Decoder) { f(d) }
+
+// PathAt returns the location, in JSON path form ("feed[3].post.author"),
+// of the value containing byte offset in data, or "" at the top level. It
+// is used to say which field a decoding error is in, and costs nothing
+// unless an error happened.
+func PathAt(data []byte, offset int) string {
+	d := NewDecoder(data)
+	var b []byte
+	for {
+		d.skipWS()
+		if d.err != nil || d.pos >= len(d.data) {
+			break
+		}
+		switch d.data[d.pos] {
+		case '{':
+			d.BeginObject()
+			found := false
+			for d.More() {
+				k := d.Key()
+				d.skipWS()
+				start := d.pos
+				d.skip(len(d.stack))
+				if d.err != nil || d.pos > offset {
+					if start <= offset {
+						if len(b) > 0 {
+							b = append(b, '.')
+						}
+						b = append(b, k...)
+						d.pos, d.err = start, nil
+						found = true
+					}
+					break
+				}
+			}
+			if !found {
+				return string(b)
+			}
+		case '[':
+			d.BeginArray()
+			found := false
+			for i := 0; d.More(); i++ {
+				d.skipWS()
+				start := d.pos
+				d.skip(len(d.stack))
+				if d.err != nil || d.pos > offset {
+					if start <= offset {
+						b = append(b, '[')
+						b = strconv.AppendInt(b, int64(i), 10)
+						b = append(b, ']')
+						d.pos, d.err = start, nil
+						found = true
+					}
+					break
+				}
+			}
+			if !found {
+				return string(b)
+			}
+		default:
+			return string(b)
+		}
+		d.stack = d.stack[:0]
+	}
+	return string(b)
+}

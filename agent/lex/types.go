@@ -38,7 +38,7 @@ func Marshal(v Object) ([]byte, error) {
 func Unmarshal(data []byte, v Object) error {
 	d := NewDecoder(data)
 	v.DecodeLex(d)
-	return d.Finish()
+	return withPath(d.Finish(), data)
 }
 
 // EncodeObject writes a union member or "unknown" value, with "$type". A nil

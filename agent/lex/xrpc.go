@@ -11,7 +11,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Client sends XRPC requests. It is the one thing generated calls need:
@@ -129,6 +131,42 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// RateLimit is the rate-limit state a server reported in its
+// RateLimit-* response headers.
+type RateLimit struct {
+	Limit     int       // requests allowed in the window
+	Remaining int       // requests left in it
+	Reset     time.Time // when the window resets
+	Policy    string    // the RateLimit-Policy header, as sent
+}
+
+// RateLimit returns the rate-limit headers of the error response, and
+// whether there were any. A 429 carries them; so do most responses of
+// Bluesky's services.
+func (e *Error) RateLimit() (RateLimit, bool) {
+	return ParseRateLimit(e.Header)
+}
+
+// ParseRateLimit reads RateLimit-Limit, RateLimit-Remaining,
+// RateLimit-Reset (a Unix time) and RateLimit-Policy from h.
+func ParseRateLimit(h http.Header) (RateLimit, bool) {
+	var rl RateLimit
+	ok := false
+	if v, err := strconv.Atoi(h.Get("RateLimit-Limit")); err == nil {
+		rl.Limit, ok = v, true
+	}
+	if v, err := strconv.Atoi(h.Get("RateLimit-Remaining")); err == nil {
+		rl.Remaining, ok = v, true
+	}
+	if v, err := strconv.ParseInt(h.Get("RateLimit-Reset"), 10, 64); err == nil {
+		rl.Reset, ok = time.Unix(v, 0), true
+	}
+	if p := h.Get("RateLimit-Policy"); p != "" {
+		rl.Policy, ok = p, true
+	}
+	return rl, ok
+}
+
 // Unwrap returns e.Known, so errors.Is matches the declared error.
 func (e *Error) Unwrap() error {
 	if e.Known == nil {
@@ -234,7 +272,7 @@ func Call(ctx context.Context, c Client, req *Request, out Decodable, known ...*
 	d := NewDecoder(body)
 	out.DecodeLex(d)
 	if err := d.Finish(); err != nil {
-		return &ResponseError{NSID: req.NSID, Err: err}
+		return &ResponseError{NSID: req.NSID, Err: withPath(err, body)}
 	}
 	return nil
 }
