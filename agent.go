@@ -75,15 +75,13 @@ func (t *HTTPTransport) DID() string { return t.AccountDID }
 // AppView ([PublicAppView]).
 func Public() Transport { return &HTTPTransport{URL: PublicAppView} }
 
-// OAuth returns a Transport over an OAuth session: requests go to the
-// account's PDS through the session's DPoP-signing, refreshing client.
-func OAuth(s *oauthtransport.Session) Transport { return oauthTransport{s} }
+// OAuth returns an OAuth session as a Transport: requests go to the
+// account's PDS through the session's DPoP-signing, refreshing client. A
+// *oauthtransport.Session is itself a Transport, so NewAgent(sess) is the
+// same thing.
+func OAuth(s *oauthtransport.Session) Transport { return s }
 
-type oauthTransport struct{ s *oauthtransport.Session }
-
-func (t oauthTransport) Service() string          { return t.s.TokenInfo().Audience }
-func (t oauthTransport) HTTPClient() *http.Client { return t.s.HTTPClient() }
-func (t oauthTransport) DID() string              { return t.s.DID() }
+var _ Transport = (*oauthtransport.Session)(nil)
 
 // Agent is a high-level atproto client: a [lex.Client] that routes every
 // generated call the way the TypeScript Agent does, plus short methods for

@@ -365,6 +365,14 @@ func (c *Client) Revoke(ctx context.Context, did string) error {
 // DID returns the session's account.
 func (s *Session) DID() string { return s.did }
 
+// Service returns the URL of the account's PDS, where the session's
+// requests go. With it a *Session is an atp.Transport: atp.NewAgent(sess).
+func (s *Session) Service() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.PDS
+}
+
 // TokenInfo describes the current tokens.
 func (s *Session) TokenInfo() TokenInfo {
 	s.mu.Lock()
