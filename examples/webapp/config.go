@@ -34,6 +34,8 @@ type config struct {
 	PLCURL         string
 	HandleResolver string
 	Verbose        bool
+	TLSCert        string // serve https with this certificate (PEM) ...
+	TLSKey         string // ... and key, instead of behind a TLS-terminating proxy
 
 	CookieSecret []byte   // COOKIE_SECRET (hex or base64, at least 32 bytes)
 	StoreKey     []byte   // SESSION_STORE_KEY (32 bytes, hex or base64): encrypt sessions at rest
@@ -80,6 +82,8 @@ Secrets come from the environment only:
 	fs.StringVar(&cfg.PLCURL, "plc-url", env("PLC_URL", ""), "did:plc directory (PLC_URL); default https://plc.directory")
 	fs.StringVar(&cfg.HandleResolver, "handle-resolver", env("HANDLE_RESOLVER", ""),
 		"resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (HANDLE_RESOLVER)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", env("TLS_CERT_FILE", ""), "serve https with this certificate file (PEM) (TLS_CERT_FILE)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", env("TLS_KEY_FILE", ""), "the certificate's private key file (PEM) (TLS_KEY_FILE)")
 	fs.BoolVar(&cfg.Verbose, "v", env("VERBOSE", "") != "", "debug logging (VERBOSE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -109,6 +113,12 @@ Secrets come from the environment only:
 		if s := getenv(fmt.Sprintf("PRIVATE_KEY_%d", i)); s != "" {
 			cfg.PrivateKeys = append(cfg.PrivateKeys, s)
 		}
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	if cfg.TLSCert != "" && cfg.ClientID == "" {
+		return nil, errors.New("-tls-cert is for a hosted client (-client-id); a loopback client is served over http")
 	}
 	if cfg.ClientID == "" && len(cfg.PrivateKeys) > 0 {
 		return nil, errors.New("PRIVATE_KEY_n is set but -client-id is not: a loopback client cannot use keys; give the hosted client_id")

@@ -137,7 +137,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	logger.Info("serving", "url", pub.String(), "client", kind, "client_id", client.Metadata().ClientID, "store", stores.desc)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

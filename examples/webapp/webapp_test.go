@@ -364,6 +364,12 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("dev flags: %+v", cfg)
 	}
 
+	if _, err := parseConfig([]string{"-tls-cert", "c.pem"}, getenv, io.Discard); err == nil {
+		t.Error("-tls-cert without -tls-key accepted")
+	}
+	if _, err := parseConfig([]string{"-tls-cert", "c.pem", "-tls-key", "k.pem"}, getenv, io.Discard); err == nil {
+		t.Error("TLS for a loopback client accepted")
+	}
 	env["PRIVATE_KEY_1"] = "x"
 	if _, err := parseConfig(nil, getenv, io.Discard); err == nil {
 		t.Error("keys without a client_id accepted")
