@@ -99,7 +99,7 @@ func TestScenario1NativeClient(t *testing.T) {
 	}
 	l1, err := like(c, agent, p1)
 	step(t, "Like", err)
-	f1, err := follow(c, agent, n.Bob.DID)
+	f1, err := agent.Follow(c, n.Bob.DID)
 	step(t, "Follow bob", err)
 
 	// An image: upload the blob, then a post that embeds it.
@@ -114,12 +114,18 @@ func TestScenario1NativeClient(t *testing.T) {
 	}}})
 	step(t, "Post with an image embed", err)
 
-	// Read them back.
+	// Read them back: getRecord through the generated call and through
+	// the Agent's GetPost.
 	got, err := atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.feed.post", rkey(t, p2.URI), nil)
 	step(t, "getRecord (image post)", err)
 	fp, ok := got.Value.(*bsky.FeedPost)
 	if !ok {
 		t.Fatalf("step %q: value is %T, want *bsky.FeedPost", "getRecord", got.Value)
+	}
+	gp, err := agent.GetPost(c, n.Alice.DID, rkey(t, p2.URI))
+	step(t, "GetPost", err)
+	if gp.URI != p2.URI || gp.CID != p2.CID || gp.Value.Text != "a picture" {
+		t.Errorf("GetPost = %+v, want %s %s", gp, p2.URI, p2.CID)
 	}
 	emb, ok := fp.Embed.(*bsky.EmbedImages)
 	if fp.Text != "a picture" || !ok || len(emb.Images) != 1 || emb.Images[0].Image == nil ||
@@ -175,16 +181,16 @@ func TestScenario1NativeClient(t *testing.T) {
 	}
 
 	// DeletePost: gone afterwards, with the lexicon's declared error.
-	step(t, "DeletePost", deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p1.URI)))
+	step(t, "DeletePost", agent.DeletePost(c, p1.URI))
 	_, err = atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.feed.post", rkey(t, p1.URI), nil)
 	var xe *lex.Error
 	if !errors.As(err, &xe) || !errors.Is(err, atproto.ErrRepoGetRecordRecordNotFound) {
 		t.Errorf("step %q: getRecord of a deleted post: %v, want RecordNotFound", "DeletePost", err)
 	}
 	step(t, "delete the other records", errors.Join(
-		deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p2.URI)),
-		deleteRecord(c, agent, "app.bsky.feed.like", rkey(t, l1.URI)),
-		deleteRecord(c, agent, "app.bsky.graph.follow", rkey(t, f1.URI)),
+		agent.DeletePost(c, p2.URI),
+		agent.DeleteLike(c, l1.URI),
+		agent.DeleteFollow(c, f1.URI),
 	))
 	checkServerClean(t, n, before)
 }
@@ -657,7 +663,7 @@ func TestScenario2ConfidentialClient(t *testing.T) {
 		t.Errorf("refresh exchanges %v, want one 200 with a client assertion", r)
 	}
 	getSession(t, agent, n.Alice)
-	step(t, "DeletePost", deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p.URI)))
+	step(t, "DeletePost", agent.DeletePost(c, p.URI))
 
 	// Sign-out: revoked at the server.
 	m = w2.wire.mark()
@@ -739,7 +745,7 @@ func TestScenario7Scopes(t *testing.T) {
 		t.Errorf("Scopes %v should not allow putPreferences", sc)
 	}
 
-	step(t, "DeletePost", deleteRecord(c, agent, "app.bsky.feed.post", rkey(t, p.URI)))
+	step(t, "DeletePost", agent.DeletePost(c, p.URI))
 	// The scope error did not cost the session: it still works.
 	getSession(t, agent, n.Alice)
 }
