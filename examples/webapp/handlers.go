@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/atpgo/atp"
 	"github.com/atpgo/atp/agent/atproto"
@@ -102,10 +103,18 @@ func needsUser(code string) bool {
 	return false
 }
 
+// callbackTimeout bounds the code exchange of a callback.
+const callbackTimeout = 30 * time.Second
+
 // callback finishes a sign-in: GET /atproto-oauth-callback?state&iss&code.
 func (a *App) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	sess, rawState, err := a.client.Callback(ctx, r.URL.Query())
+	// The state is consumed on first use, so finish the exchange even if
+	// the browser goes away meanwhile: otherwise the tokens would be issued
+	// and lost. A timeout still bounds it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callbackTimeout)
+	defer cancel()
+	sess, rawState, err := a.client.Callback(cctx, r.URL.Query())
 	var ce *oauthtransport.CallbackError
 	if errors.As(err, &ce) {
 		rawState = ce.AppState
