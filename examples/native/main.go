@@ -116,12 +116,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, openURL f
 		}
 		lctx, cancel := context.WithTimeout(ctx, loginTimeout)
 		defer cancel()
+		prev, err := acct.read()
+		if err != nil {
+			return err
+		}
 		sess, err := login(lctx, client, fset.Arg(0), open, stdout)
 		if err != nil {
 			return err
 		}
 		if err := acct.write(sess.DID()); err != nil {
 			return err
+		}
+		if prev != "" && prev != sess.DID() {
+			// One account at a time: sign the previous one out.
+			if err := client.Revoke(ctx, prev); err != nil {
+				fmt.Fprintf(stdout, "warning: the previous account %s could not be signed out: %v\n", prev, err)
+			}
 		}
 	}
 	return whoami(ctx, client, acct, stdout)
