@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: the reference network is not running: %v\n", netErr)
 	}
 	code := m.Run()
+	if avNet != nil {
+		if code != 0 || os.Getenv("ATP_E2E_LOG") != "" {
+			fmt.Fprintf(os.Stderr, "e2e: the AppView network's log (end):\n%s\n", avNet.logTail())
+		}
+		avNet.stop()
+		_ = os.RemoveAll(avNet.tmp)
+	}
 	if net0 != nil {
 		if code != 0 || os.Getenv("ATP_E2E_LOG") != "" {
 			fmt.Fprintf(os.Stderr, "e2e: the network's log (end):\n%s\n", net0.logTail())
@@ -82,7 +90,7 @@ func setUp() (*network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := startNetwork(tmp, ca)
+	n, err := startNetwork(tmp, ca, nil)
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return nil, fmt.Errorf("start: %w", err)
@@ -114,6 +122,53 @@ func requireNetwork(t *testing.T) *network {
 		t.Skipf("reference network not available: %v", netErr)
 	}
 	t.Fatalf("reference network not available: %v", netErr)
+	return nil
+}
+
+// The AppView network (scenario 8), started on first use.
+var (
+	avOnce sync.Once
+	avNet  *network
+	avErr  error
+)
+
+// requireAppView returns a second network, with the Bluesky AppView on a
+// private PostgreSQL, starting it the first time. Without PostgreSQL it
+// skips the test, unless CI is set.
+func requireAppView(t *testing.T) *network {
+	t.Helper()
+	requireNetwork(t) // the install, and the same skips
+	avOnce.Do(func() {
+		t0 := time.Now()
+		tmp, err := os.MkdirTemp("", "atp-e2e-appview-")
+		if err != nil {
+			avErr = err
+			return
+		}
+		pg, err := startPostgres(tmp)
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+			avErr = fmt.Errorf("postgres: %w", err)
+			return
+		}
+		n, err := startNetwork(tmp, net0.ca, pg)
+		if err != nil {
+			pg.stop()
+			_ = os.RemoveAll(tmp)
+			avErr = fmt.Errorf("start with the AppView: %w", err)
+			return
+		}
+		avNet = n
+		fmt.Fprintf(os.Stderr, "e2e: AppView network ready in %v (PostgreSQL + network): PDS %s, AppView %s (%s)\n",
+			time.Since(t0).Round(time.Millisecond), n.PDS, n.AppView, n.AppViewDID)
+	})
+	if avNet != nil {
+		return avNet
+	}
+	if errors.Is(avErr, errNoPostgres) && os.Getenv("CI") == "" {
+		t.Skipf("AppView network not available: %v", avErr)
+	}
+	t.Fatalf("AppView network not available: %v", avErr)
 	return nil
 }
 

@@ -4,10 +4,13 @@
 // (@atproto/pds with its built-in OAuth authorization server), on loopback,
 // with the accounts alice.test and bob.test.
 //
-// Adapted from the project's interop harness (shared/interop/network.mjs),
-// without its AppView mode.
+// Adapted from the project's interop harness (shared/interop/network.mjs).
 //
 // Usage: node network.mjs --pds-port P --plc-port Q --out FILE [--data-dir DIR] [--quiet]
+//        node network.mjs --appview --appview-port A --ozone-port O ...   (also the Bluesky
+//          AppView, Ozone and bsync, through @atproto/dev-env's TestNetwork; needs
+//          DB_POSTGRES_URL (a PostgreSQL the tests start) and REDIS_HOST (any value:
+//          dev-env asserts it is set, nothing connects to it))
 //
 // When ready it writes FILE (JSON: URLs, accounts, ...) and prints one line
 // {"ready":true,...} on stdout. It then reads commands from stdin, one a line,
@@ -37,6 +40,9 @@ const { values: opts } = parseArgs({
   options: {
     'pds-port': { type: 'string', default: env.INTEROP_PDS_PORT || '2583' },
     'plc-port': { type: 'string', default: env.INTEROP_PLC_PORT || '2582' },
+    'appview-port': { type: 'string', default: env.INTEROP_APPVIEW_PORT || '2584' },
+    'ozone-port': { type: 'string', default: env.INTEROP_OZONE_PORT || '2585' },
+    appview: { type: 'boolean', default: false },
     out: { type: 'string', default: env.INTEROP_OUT || path.join(HERE, 'data', 'network.json') },
     'data-dir': { type: 'string', default: env.INTEROP_DATA_DIR || '' },
     'keep-data': { type: 'boolean', default: false },
@@ -59,7 +65,8 @@ const log = (...a) => {
 
 const PDS_PORT = Number(opts['pds-port'])
 const PLC_PORT = Number(opts['plc-port'])
-const ADMIN_PASSWORD = env.INTEROP_ADMIN_PASSWORD || 'admin-pass'
+// dev-env (--appview) hard-codes 'admin-pass' for its own admin calls
+const ADMIN_PASSWORD = opts.appview ? 'admin-pass' : env.INTEROP_ADMIN_PASSWORD || 'admin-pass'
 const JWT_SECRET = 'interop-jwt-secret'
 const ACCOUNTS = [
   { handle: 'alice.test', email: 'alice@interop.test', password: 'alice-password' },
@@ -201,8 +208,57 @@ async function startPdsOnly() {
   return { plcUrl, pdsUrl, pds, appview: null }
 }
 
+async function startWithAppView() {
+  const t0 = performance.now()
+  if (!env.DB_POSTGRES_URL) throw new Error('--appview needs DB_POSTGRES_URL (the Go tests set it)')
+  if (!env.REDIS_HOST) throw new Error('--appview needs REDIS_HOST (the Go tests set it)')
+  const { TestNetwork } = await import('@atproto/dev-env')
+  log(`modules loaded in ${Math.round(performance.now() - t0)} ms`)
+  const schema = env.DB_POSTGRES_SCHEMA || `interop_${String(process.pid).replace(/\d/g, (d) => 'abcdefghij'[d])}`
+  // closers run in reverse order: net.close() (pushed below) first, then
+  // drop this run's schemas (also after a failed start)
+  closers.push(async () => {
+    // drop the postgres schemas this run created
+    const pg = await import('pg').catch(() => null)
+    if (!pg) return
+    const client = new pg.default.Client({ connectionString: env.DB_POSTGRES_URL })
+    await client.connect()
+    for (const s of [`appview_${schema}`, `bsync_${schema}`, `ozone_${schema}`]) {
+      await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
+    }
+    await client.end()
+  })
+  // TestNetwork also starts a short-lived second PDS with the same `pds`
+  // params, so no dataDirectory here: TestPds puts its data in os.tmpdir(),
+  // which we point into our data dir so it is removed on shutdown.
+  process.env.TMPDIR = dataDir
+  const net = await TestNetwork.create({
+    dbPostgresSchema: schema,
+    plc: { port: PLC_PORT },
+    pds: {
+      port: PDS_PORT,
+      serviceName: 'Interop PDS',
+    },
+    bsky: { port: Number(opts['appview-port']) },
+    ozone: { port: Number(opts['ozone-port']) },
+  })
+  closers.push(() => net.close())
+  log(`PLC ${net.plc.url}, PDS ${net.pds.url}, AppView ${net.bsky.url}, Ozone ${net.ozone.url}`)
+  return {
+    plcUrl: net.plc.url,
+    pdsUrl: net.pds.ctx.cfg.service.publicUrl,
+    pds: net.pds.server,
+    appview: {
+      url: net.bsky.url,
+      did: net.bsky.ctx.cfg.serverDid,
+      ozoneUrl: net.ozone.url,
+      net,
+    },
+  }
+}
+
 async function main() {
-  const started = await startPdsOnly()
+  const started = opts.appview ? await startWithAppView() : await startPdsOnly()
   const { plcUrl, pdsUrl } = started
 
   // Access-token lifetime (default 60 min): settable at start and, through
@@ -256,6 +312,11 @@ async function main() {
       resolveHandleUrl: `${pdsUrl}/xrpc/com.atproto.identity.resolveHandle?handle=${a.handle}`,
     })
   }
+  if (started.appview) {
+    // let the AppView index the new accounts so getProfile works right away
+    await started.appview.net.processAll()
+  }
+
   const asMeta = await (await fetch(`${pdsUrl}/.well-known/oauth-authorization-server`)).json()
   const prMeta = await (await fetch(`${pdsUrl}/.well-known/oauth-protected-resource`)).json()
   const describe = await xrpc(pdsUrl, 'com.atproto.server.describeServer')
@@ -303,6 +364,14 @@ async function main() {
         client_id_metadata_document_supported: asMeta.client_id_metadata_document_supported,
       },
     },
+    appview: started.appview
+      ? {
+          url: started.appview.url,
+          did: started.appview.did,
+          ozoneUrl: started.appview.ozoneUrl,
+          note: 'PDS proxies app.bsky.* to this AppView (atproto-proxy default). Indexing is asynchronous.',
+        }
+      : null,
     accounts,
     handleResolution: {
       summary:

@@ -149,20 +149,25 @@ type account struct {
 
 // network is a running reference network.
 type network struct {
-	PDS      string // http://localhost:<port>: PDS, resource server and issuer
-	PLC      string // http://localhost:<port>
-	Alice    account
-	Bob      account
-	Startup  time.Duration // from exec to the ready line
-	ca       *testCA
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
-	replies  chan string
-	done     chan struct{} // closed when the process has exited
-	ctlMu    sync.Mutex
-	tmp      string
-	log      *os.File
-	stopOnce sync.Once
+	PDS     string // http://localhost:<port>: PDS, resource server and issuer
+	PLC     string // http://localhost:<port>
+	AppView string // the AppView's URL, with --appview
+	// AppViewDID is the AppView's DID (with --appview): the atproto-proxy
+	// header names it, "<did>#bsky_appview".
+	AppViewDID string
+	pg         *postgres // the AppView's database, stopped after the network
+	Alice      account
+	Bob        account
+	Startup    time.Duration // from exec to the ready line
+	ca         *testCA
+	cmd        *exec.Cmd
+	stdin      io.WriteCloser
+	replies    chan string
+	done       chan struct{} // closed when the process has exited
+	ctlMu      sync.Mutex
+	tmp        string
+	log        *os.File
+	stopOnce   sync.Once
 }
 
 // networkInfo is the part of network.json the tests read.
@@ -175,6 +180,10 @@ type networkInfo struct {
 	PLC struct {
 		URL string `json:"url"`
 	} `json:"plc"`
+	AppView *struct {
+		URL string `json:"url"`
+		DID string `json:"did"`
+	} `json:"appview"`
 	Accounts []account `json:"accounts"`
 }
 
@@ -189,8 +198,9 @@ func freePort() (int, error) {
 }
 
 // startNetwork starts network.mjs on free loopback ports and waits for its
-// ready line. tmp is a directory for its data, log and CA bundle.
-func startNetwork(tmp string, ca *testCA) (*network, error) {
+// ready line. tmp is a directory for its data, log and CA bundle. With pg,
+// it also runs the Bluesky AppView (and Ozone, bsync) on that database.
+func startNetwork(tmp string, ca *testCA, pg *postgres) (*network, error) {
 	pdsPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -222,10 +232,25 @@ func startNetwork(tmp string, ca *testCA) (*network, error) {
 		return nil, err
 	}
 	out := filepath.Join(tmp, "network.json")
-	cmd := exec.Command(nodeBinary(), "network.mjs",
+	args := []string{"network.mjs",
 		"--pds-port", strconv.Itoa(pdsPort), "--plc-port", strconv.Itoa(plcPort),
-		"--out", out, "--data-dir", filepath.Join(tmp, "data"))
-	cmd.Env = append(os.Environ(),
+		"--out", out, "--data-dir", filepath.Join(tmp, "data")}
+	var extraEnv []string
+	if pg != nil {
+		avPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ozPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--appview", "--appview-port", strconv.Itoa(avPort), "--ozone-port", strconv.Itoa(ozPort))
+		// dev-env asserts that REDIS_HOST is set; nothing connects to it.
+		extraEnv = append(extraEnv, "DB_POSTGRES_URL="+pg.URL, "REDIS_HOST=127.0.0.1:9")
+	}
+	cmd := exec.Command(nodeBinary(), args...)
+	cmd.Env = append(append(os.Environ(), extraEnv...),
 		"NODE_EXTRA_CA_CERTS="+bundle,
 		"INTEROP_LOOPBACK_HOSTS=.interop.internal",
 		"INTEROP_BIND_HOST=127.0.0.1",
@@ -250,7 +275,7 @@ func startNetwork(tmp string, ca *testCA) (*network, error) {
 		logf.Close()
 		return nil, err
 	}
-	n := &network{ca: ca, cmd: cmd, stdin: stdin, replies: make(chan string, 16), done: make(chan struct{}), tmp: tmp, log: logf}
+	n := &network{ca: ca, cmd: cmd, stdin: stdin, replies: make(chan string, 16), done: make(chan struct{}), tmp: tmp, log: logf, pg: pg}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -277,9 +302,9 @@ func startNetwork(tmp string, ca *testCA) (*network, error) {
 	case <-ready:
 	case <-n.done:
 		return nil, fmt.Errorf("network.mjs exited before it was ready (%v); its log:\n%s", cmd.ProcessState, n.logTail())
-	case <-time.After(90 * time.Second):
+	case <-time.After(180 * time.Second):
 		n.stop()
-		return nil, fmt.Errorf("network.mjs not ready after 90 s; its log:\n%s", n.logTail())
+		return nil, fmt.Errorf("network.mjs not ready after 180 s; its log:\n%s", n.logTail())
 	}
 	n.Startup = time.Since(start)
 	raw, err := os.ReadFile(out)
@@ -293,6 +318,9 @@ func startNetwork(tmp string, ca *testCA) (*network, error) {
 		return nil, fmt.Errorf("network.json: %w", err)
 	}
 	n.PDS, n.PLC = info.PDS.URL, info.PLC.URL
+	if info.AppView != nil {
+		n.AppView, n.AppViewDID = info.AppView.URL, info.AppView.DID
+	}
 	for _, a := range info.Accounts {
 		switch a.Handle {
 		case "alice.test":
@@ -301,7 +329,8 @@ func startNetwork(tmp string, ca *testCA) (*network, error) {
 			n.Bob = a
 		}
 	}
-	if n.PDS != fmt.Sprintf("http://localhost:%d", pdsPort) || info.PDS.Issuer != n.PDS || n.Alice.DID == "" || n.Bob.DID == "" {
+	if n.PDS != fmt.Sprintf("http://localhost:%d", pdsPort) || info.PDS.Issuer != n.PDS || n.Alice.DID == "" || n.Bob.DID == "" ||
+		(pg != nil) != (n.AppViewDID != "") {
 		n.stop()
 		return nil, fmt.Errorf("unexpected network.json: %s", raw)
 	}
@@ -367,6 +396,9 @@ func (n *network) stop() {
 			<-n.done
 		}
 		n.log.Close()
+		if n.pg != nil {
+			n.pg.stop()
+		}
 	})
 }
 

@@ -749,3 +749,66 @@ func TestScenario7Scopes(t *testing.T) {
 	// The scope error did not cost the session: it still works.
 	getSession(t, agent, n.Alice)
 }
+
+// Scenario 8: AppView reads (getProfile, getTimeline, getAuthorFeed)
+// through the OAuth session: the Agent sends them to the PDS with an
+// atproto-proxy header naming the AppView, and the PDS proxies them.
+func TestScenario8AppView(t *testing.T) {
+	n := requireAppView(t)
+	proxy := n.AppViewDID + "#bsky_appview"
+	opts := []atp.Option{atp.WithAppViewProxy(proxy), atp.WithAppLabelers()}
+
+	// Bob posts; alice follows him and posts too.
+	eb := newClient(t, n, clientOpts{})
+	bsess, _ := eb.login(t, n.Bob, oauthtransport.AuthorizeOptions{})
+	bob := atp.NewAgent(atp.OAuth(bsess), opts...)
+	c := ctx(t)
+	bp, err := post(c, bob, "bob's post, for alice's timeline", nil)
+	step(t, "bob: Post", err)
+
+	e := newClient(t, n, clientOpts{})
+	sess, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	agent := atp.NewAgent(atp.OAuth(sess), opts...)
+	_, err = agent.Follow(c, n.Bob.DID)
+	step(t, "alice: Follow bob", err)
+	ap, err := post(c, agent, "alice's post, for her author feed", nil)
+	step(t, "alice: Post", err)
+
+	m := e.wire.mark()
+	prof, err := agent.GetProfile(c, n.Alice.DID)
+	step(t, "GetProfile", err)
+	if prof.DID != n.Alice.DID || prof.Handle != n.Alice.Handle {
+		t.Errorf("GetProfile: did %s handle %s, want alice", prof.DID, prof.Handle)
+	}
+
+	// Indexing is asynchronous: poll (bounded) until the posts show up.
+	has := func(feed []*bsky.FeedDefsFeedViewPost, uri string) bool {
+		return slices.ContainsFunc(feed, func(f *bsky.FeedDefsFeedViewPost) bool { return f.Post != nil && f.Post.URI == uri })
+	}
+	var inAuthorFeed, inTimeline bool
+	for i := 0; i < 100 && !(inAuthorFeed && inTimeline); i++ {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		af, err := agent.GetAuthorFeed(c, n.Alice.DID)
+		step(t, "GetAuthorFeed", err)
+		inAuthorFeed = has(af.Feed, ap.URI)
+		tl, err := agent.GetTimeline(c)
+		step(t, "GetTimeline", err)
+		inTimeline = has(tl.Feed, bp.URI)
+	}
+	if !inAuthorFeed {
+		t.Errorf("alice's post %s never showed in her author feed", ap.URI)
+	}
+	if !inTimeline {
+		t.Errorf("bob's post %s never showed in alice's timeline", bp.URI)
+	}
+	for _, ex := range e.wire.since(m) {
+		if strings.Contains(ex.URL.Path, "/xrpc/app.bsky.") && ex.Proxy != proxy {
+			t.Errorf("%s sent with atproto-proxy %q, want %q", ex, ex.Proxy, proxy)
+		}
+		if ex.URL.Host != strings.TrimPrefix(n.PDS, "http://") {
+			t.Errorf("%s went to %s, not the PDS", ex, ex.URL.Host)
+		}
+	}
+}

@@ -55,6 +55,7 @@ type exchange struct {
 	Status    int
 	Challenge string // the WWW-Authenticate error code of a 401, if any
 	OAuthErr  string // the "error" of an authorization server's 4xx JSON answer
+	Proxy     string // the atproto-proxy header sent
 	Err       error
 }
 
@@ -93,7 +94,7 @@ func newWire() *wire { return &wire{base: loopbackTransport()} }
 func (w *wire) client() *http.Client { return &http.Client{Transport: w} }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
-	ex := exchange{Method: req.Method, URL: req.URL}
+	ex := exchange{Method: req.Method, URL: req.URL, Proxy: req.Header.Get("Atproto-Proxy")}
 	if req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, "/oauth/") && req.Body != nil {
 		body, err := io.ReadAll(req.Body)
 		_ = req.Body.Close()
