@@ -408,7 +408,7 @@ func (fg *fileGen) typeOf(node any, name, jsonPath, defPath string) *typ {
 // property with one of these names gets a trailing underscore.
 var reserved = map[string]bool{
 	"Extra": true, "LexiconType": true, "EncodeLex": true, "DecodeLex": true,
-	"MarshalJSON": true, "UnmarshalJSON": true, "Validate": true, "ValidateLex": true,
+	"MarshalJSON": true, "UnmarshalJSON": true, "ValidateLex": true,
 }
 
 func (fg *fileGen) fields(owner string, props map[string]lexicon.SchemaDef, required, nullable []string, jsonPath, defPath string) []*field {
@@ -854,7 +854,11 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 	for _, f := range fields {
 		enc = append(enc, fg.encodeField(f)...)
 	}
-	enc = append(enc, jen.Id("x").Dot("Extra").Dot("Encode").Call(jen.Id("e")), jen.Id("e").Dot("EndObject").Call())
+	var defined strings.Builder
+	for _, f := range fields {
+		defined.WriteString(f.json + "\x00")
+	}
+	enc = append(enc, jen.Id("x").Dot("Extra").Dot("Encode").Call(jen.Id("e"), jen.Lit(defined.String())), jen.Id("e").Dot("EndObject").Call())
 	if record {
 		fg.comment("EncodeLex writes x as JSON. \"$type\" is written when typed is set or x was decoded with")
 		fg.comment("one; MarshalJSON and union and unknown positions set it, as records require.")
@@ -867,7 +871,7 @@ func (fg *fileGen) emitObject(name string, n lexicon.SchemaObject, jsonPath, def
 
 	// DecodeLex
 	cases := []jen.Code{
-		jen.Case(jen.Lit("$type")).Block(jen.Id("x").Dot("Extra").Dot("SetType").Call(jen.Id("d").Dot("StringIntern").Call(jen.Lit(id)))),
+		jen.Case(jen.Lit("$type")).Block(jen.Id("x").Dot("Extra").Dot("DecodeType").Call(jen.Id("d"), jen.Lit(id))),
 	}
 	for _, f := range fields {
 		cases = append(cases, jen.Case(jen.Lit(f.json)).Block(fg.decodeField(f)...))
@@ -910,12 +914,7 @@ func (fg *fileGen) emitValidate(name, id string, fields []*field) {
 	for _, f := range fields {
 		body = append(body, fg.fieldChecks(f)...)
 	}
-	fg.comment(wrap(fmt.Sprintf("Validate checks x against the constraints of %s (required members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined with errors.Join.", id)))
-	fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("Validate").Params().Error().Block(
-		jen.Return(jen.Id("x").Dot("ValidateLex").Call(jen.Lit(""))),
-	)
-	fg.f.Line()
-	fg.comment("ValidateLex validates x as the value at path; Validate calls it.")
+	fg.comment(wrap(fmt.Sprintf("ValidateLex checks x, the value at path, against the constraints of %s (required members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).", id)))
 	if len(body) == 0 {
 		fg.f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("ValidateLex").Params(jen.Id("path").String()).Error().Block(jen.Return(jen.Nil()))
 		fg.f.Line()

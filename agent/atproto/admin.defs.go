@@ -35,7 +35,7 @@ func (x *AdminDefsStatusAttr) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("ref")
 		e.String(*x.Ref)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "applied\x00ref\x00")
 	e.EndObject()
 }
 
@@ -49,7 +49,7 @@ func (x *AdminDefsStatusAttr) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#statusAttr"))
+			x.Extra.DecodeType(d, "com.atproto.admin.defs#statusAttr")
 		case "applied":
 			if !d.Null() {
 				x.Applied = d.Bool()
@@ -76,14 +76,10 @@ func (x *AdminDefsStatusAttr) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.defs#statusAttr (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDefsStatusAttr) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.defs#statusAttr (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDefsStatusAttr) ValidateLex(path string) error {
 	return nil
 }
@@ -196,7 +192,7 @@ func (x *AdminDefsAccountView) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00email\x00relatedRecords\x00indexedAt\x00invitedBy\x00invites\x00invitesDisabled\x00emailConfirmedAt\x00inviteNote\x00deactivatedAt\x00threatSignatures\x00")
 	e.EndObject()
 }
 
@@ -210,7 +206,7 @@ func (x *AdminDefsAccountView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#accountView"))
+			x.Extra.DecodeType(d, "com.atproto.admin.defs#accountView")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -301,14 +297,10 @@ func (x *AdminDefsAccountView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.defs#accountView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDefsAccountView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.defs#accountView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDefsAccountView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -457,7 +449,7 @@ func (x *AdminDefsRepoRef) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.admin.defs#repoRef", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -471,7 +463,7 @@ func (x *AdminDefsRepoRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#repoRef"))
+			x.Extra.DecodeType(d, "com.atproto.admin.defs#repoRef")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -494,14 +486,10 @@ func (x *AdminDefsRepoRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.defs#repoRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDefsRepoRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.defs#repoRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *AdminDefsRepoRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -554,7 +542,7 @@ func (x *AdminDefsRepoBlobRef) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("recordUri")
 		e.String(*x.RecordURI)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00cid\x00recordUri\x00")
 	e.EndObject()
 }
 
@@ -568,7 +556,7 @@ func (x *AdminDefsRepoBlobRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#repoBlobRef"))
+			x.Extra.DecodeType(d, "com.atproto.admin.defs#repoBlobRef")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -599,14 +587,10 @@ func (x *AdminDefsRepoBlobRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.defs#repoBlobRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDefsRepoBlobRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.defs#repoBlobRef (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDefsRepoBlobRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -673,7 +657,7 @@ func (x *AdminDefsThreatSignature) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Property)
 	e.Field("value")
 	e.String(x.Value)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "property\x00value\x00")
 	e.EndObject()
 }
 
@@ -687,7 +671,7 @@ func (x *AdminDefsThreatSignature) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.defs#threatSignature"))
+			x.Extra.DecodeType(d, "com.atproto.admin.defs#threatSignature")
 		case "property":
 			if !d.Null() {
 				x.Property = d.String()
@@ -714,14 +698,10 @@ func (x *AdminDefsThreatSignature) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.defs#threatSignature
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDefsThreatSignature) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.defs#threatSignature (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDefsThreatSignature) ValidateLex(path string) error {
 	return nil
 }

@@ -38,7 +38,7 @@ func (x *AdminDeleteAccountInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.admin.deleteAccount#input.schema", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *AdminDeleteAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.deleteAccount#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.deleteAccount#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -75,14 +75,10 @@ func (x *AdminDeleteAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.deleteAccount#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminDeleteAccountInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.deleteAccount#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDeleteAccountInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -45,7 +45,7 @@ func (x *AdminDisableAccountInvitesInput) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("note")
 		e.String(*x.Note)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "account\x00note\x00")
 	e.EndObject()
 }
 
@@ -59,7 +59,7 @@ func (x *AdminDisableAccountInvitesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.disableAccountInvites#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.disableAccountInvites#input.schema")
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()
@@ -86,15 +86,10 @@ func (x *AdminDisableAccountInvitesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.disableAccountInvites#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminDisableAccountInvitesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDisableAccountInvitesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -53,7 +53,7 @@ func (x *AdminDisableInviteCodesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "codes\x00accounts\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *AdminDisableInviteCodesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.disableInviteCodes#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.disableInviteCodes#input.schema")
 		case "codes":
 			if !d.Null() {
 				v3 := []string{}
@@ -106,15 +106,10 @@ func (x *AdminDisableInviteCodesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.disableInviteCodes#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminDisableInviteCodesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminDisableInviteCodesInput) ValidateLex(path string) error {
 	return nil
 }

@@ -55,7 +55,7 @@ func (x *AdminGetAccountInfosOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "infos\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *AdminGetAccountInfosOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.getAccountInfos#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.getAccountInfos#output.schema")
 		case "infos":
 			if !d.Null() {
 				v2 := []*AdminDefsAccountView{}
@@ -100,15 +100,10 @@ func (x *AdminGetAccountInfosOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.getAccountInfos#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminGetAccountInfosOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminGetAccountInfosOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -88,7 +88,7 @@ func (x *AdminGetInviteCodesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00codes\x00")
 	e.EndObject()
 }
 
@@ -102,7 +102,7 @@ func (x *AdminGetInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.getInviteCodes#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.getInviteCodes#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -137,15 +137,10 @@ func (x *AdminGetInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.getInviteCodes#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminGetInviteCodesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminGetInviteCodesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

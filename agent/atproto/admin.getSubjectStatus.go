@@ -103,7 +103,7 @@ func (x *AdminGetSubjectStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("deactivated")
 		x.Deactivated.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00takedown\x00deactivated\x00")
 	e.EndObject()
 }
 
@@ -117,7 +117,7 @@ func (x *AdminGetSubjectStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.getSubjectStatus#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.getSubjectStatus#output.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminGetSubjectStatusOutput_Subject(d)
@@ -152,15 +152,10 @@ func (x *AdminGetSubjectStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.getSubjectStatus#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminGetSubjectStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminGetSubjectStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -75,7 +75,7 @@ func (x *AdminSearchAccountsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00accounts\x00")
 	e.EndObject()
 }
 
@@ -89,7 +89,7 @@ func (x *AdminSearchAccountsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.searchAccounts#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.searchAccounts#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -124,15 +124,10 @@ func (x *AdminSearchAccountsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.searchAccounts#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminSearchAccountsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminSearchAccountsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

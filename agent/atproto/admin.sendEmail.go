@@ -58,7 +58,7 @@ func (x *AdminSendEmailInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "recipientDid\x00content\x00subject\x00senderDid\x00comment\x00")
 	e.EndObject()
 }
 
@@ -72,7 +72,7 @@ func (x *AdminSendEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.sendEmail#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.sendEmail#input.schema")
 		case "recipientDid":
 			if !d.Null() {
 				x.RecipientDID = d.String()
@@ -111,14 +111,10 @@ func (x *AdminSendEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.sendEmail#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminSendEmailInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.sendEmail#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminSendEmailInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -194,7 +190,7 @@ func (x *AdminSendEmailOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.admin.sendEmail#output.schema", typed)
 	e.Field("sent")
 	e.Bool(x.Sent)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "sent\x00")
 	e.EndObject()
 }
 
@@ -208,7 +204,7 @@ func (x *AdminSendEmailOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.sendEmail#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.sendEmail#output.schema")
 		case "sent":
 			if !d.Null() {
 				x.Sent = d.Bool()
@@ -231,14 +227,10 @@ func (x *AdminSendEmailOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.admin.sendEmail#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AdminSendEmailOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.admin.sendEmail#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminSendEmailOutput) ValidateLex(path string) error {
 	return nil
 }

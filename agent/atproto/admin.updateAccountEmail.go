@@ -43,7 +43,7 @@ func (x *AdminUpdateAccountEmailInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Account)
 	e.Field("email")
 	e.String(x.Email)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "account\x00email\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *AdminUpdateAccountEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateAccountEmail#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.updateAccountEmail#input.schema")
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()
@@ -84,15 +84,10 @@ func (x *AdminUpdateAccountEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.updateAccountEmail#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminUpdateAccountEmailInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminUpdateAccountEmailInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -43,7 +43,7 @@ func (x *AdminUpdateAccountSigningKeyInput) EncodeLex(e *lex.Encoder, typed bool
 	e.String(x.DID)
 	e.Field("signingKey")
 	e.String(x.SigningKey)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00signingKey\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *AdminUpdateAccountSigningKeyInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateAccountSigningKey#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.updateAccountSigningKey#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -84,15 +84,10 @@ func (x *AdminUpdateAccountSigningKeyInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.updateAccountSigningKey#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminUpdateAccountSigningKeyInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminUpdateAccountSigningKeyInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -75,7 +75,7 @@ func (x *AdminUpdateSubjectStatusInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("deactivated")
 		x.Deactivated.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00takedown\x00deactivated\x00")
 	e.EndObject()
 }
 
@@ -89,7 +89,7 @@ func (x *AdminUpdateSubjectStatusInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateSubjectStatus#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.updateSubjectStatus#input.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminUpdateSubjectStatusInput_Subject(d)
@@ -124,15 +124,10 @@ func (x *AdminUpdateSubjectStatusInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.updateSubjectStatus#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminUpdateSubjectStatusInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminUpdateSubjectStatusInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -226,7 +221,7 @@ func (x *AdminUpdateSubjectStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("takedown")
 		x.Takedown.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00takedown\x00")
 	e.EndObject()
 }
 
@@ -240,7 +235,7 @@ func (x *AdminUpdateSubjectStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.admin.updateSubjectStatus#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.admin.updateSubjectStatus#output.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = decodeAdminUpdateSubjectStatusOutput_Subject(d)
@@ -269,15 +264,10 @@ func (x *AdminUpdateSubjectStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.admin.updateSubjectStatus#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AdminUpdateSubjectStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AdminUpdateSubjectStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -41,7 +41,7 @@ func (x *IdentityDefsIdentityInfo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("didDoc")
 		lex.EncodeObject(e, x.DIDDoc)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00didDoc\x00")
 	e.EndObject()
 }
 
@@ -55,7 +55,7 @@ func (x *IdentityDefsIdentityInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.defs#identityInfo"))
+			x.Extra.DecodeType(d, "com.atproto.identity.defs#identityInfo")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -86,14 +86,10 @@ func (x *IdentityDefsIdentityInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.identity.defs#identityInfo
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *IdentityDefsIdentityInfo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.identity.defs#identityInfo (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityDefsIdentityInfo) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -76,7 +76,7 @@ func (x *IdentityGetRecommendedDIDCredentialsOutput) EncodeLex(e *lex.Encoder, t
 		e.Field("services")
 		lex.EncodeObject(e, x.Services)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rotationKeys\x00alsoKnownAs\x00verificationMethods\x00services\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *IdentityGetRecommendedDIDCredentialsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.getRecommendedDidCredentials#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.getRecommendedDidCredentials#output.schema")
 		case "rotationKeys":
 			if !d.Null() {
 				v3 := []string{}
@@ -137,15 +137,10 @@ func (x *IdentityGetRecommendedDIDCredentialsOutput) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.getRecommendedDidCredentials#output.schema (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentityGetRecommendedDIDCredentialsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityGetRecommendedDIDCredentialsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

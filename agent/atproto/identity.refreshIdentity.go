@@ -39,7 +39,7 @@ func (x *IdentityRefreshIdentityInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.identity.refreshIdentity#input.schema", typed)
 	e.Field("identifier")
 	e.String(x.Identifier)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "identifier\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *IdentityRefreshIdentityInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.refreshIdentity#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.refreshIdentity#input.schema")
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()
@@ -76,15 +76,10 @@ func (x *IdentityRefreshIdentityInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.refreshIdentity#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentityRefreshIdentityInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityRefreshIdentityInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -51,7 +51,7 @@ func (x *IdentityResolveDIDOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("didDoc")
 		lex.EncodeObject(e, x.DIDDoc)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "didDoc\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *IdentityResolveDIDOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.resolveDid#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.resolveDid#output.schema")
 		case "didDoc":
 			if !d.Null() {
 				x.DIDDoc = lex.DecodeAny(d)
@@ -88,14 +88,10 @@ func (x *IdentityResolveDIDOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.identity.resolveDid#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *IdentityResolveDIDOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.identity.resolveDid#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityResolveDIDOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

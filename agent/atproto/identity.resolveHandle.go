@@ -51,7 +51,7 @@ func (x *IdentityResolveHandleOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.identity.resolveHandle#output.schema", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *IdentityResolveHandleOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.resolveHandle#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.resolveHandle#output.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -88,15 +88,10 @@ func (x *IdentityResolveHandleOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.resolveHandle#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentityResolveHandleOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityResolveHandleOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -69,7 +69,7 @@ func (x *IdentitySignPLCOperationInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("services")
 		lex.EncodeObject(e, x.Services)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "token\x00rotationKeys\x00alsoKnownAs\x00verificationMethods\x00services\x00")
 	e.EndObject()
 }
 
@@ -83,7 +83,7 @@ func (x *IdentitySignPLCOperationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.signPlcOperation#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.signPlcOperation#input.schema")
 		case "token":
 			if !d.Null() {
 				x.Token = lex.Ptr(d.String())
@@ -134,15 +134,10 @@ func (x *IdentitySignPLCOperationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.signPlcOperation#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentitySignPLCOperationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentitySignPLCOperationInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -221,7 +216,7 @@ func (x *IdentitySignPLCOperationOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("operation")
 		lex.EncodeObject(e, x.Operation)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "operation\x00")
 	e.EndObject()
 }
 
@@ -235,7 +230,7 @@ func (x *IdentitySignPLCOperationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.signPlcOperation#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.signPlcOperation#output.schema")
 		case "operation":
 			if !d.Null() {
 				x.Operation = lex.DecodeAny(d)
@@ -258,15 +253,10 @@ func (x *IdentitySignPLCOperationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.signPlcOperation#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentitySignPLCOperationOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentitySignPLCOperationOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -41,7 +41,7 @@ func (x *IdentitySubmitPLCOperationInput) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("operation")
 		lex.EncodeObject(e, x.Operation)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "operation\x00")
 	e.EndObject()
 }
 
@@ -55,7 +55,7 @@ func (x *IdentitySubmitPLCOperationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.submitPlcOperation#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.submitPlcOperation#input.schema")
 		case "operation":
 			if !d.Null() {
 				x.Operation = lex.DecodeAny(d)
@@ -78,15 +78,10 @@ func (x *IdentitySubmitPLCOperationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.submitPlcOperation#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentitySubmitPLCOperationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentitySubmitPLCOperationInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -38,7 +38,7 @@ func (x *IdentityUpdateHandleInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.identity.updateHandle#input.schema", typed)
 	e.Field("handle")
 	e.String(x.Handle)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *IdentityUpdateHandleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.identity.updateHandle#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.identity.updateHandle#input.schema")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -75,15 +75,10 @@ func (x *IdentityUpdateHandleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.identity.updateHandle#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *IdentityUpdateHandleInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *IdentityUpdateHandleInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

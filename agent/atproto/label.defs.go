@@ -75,7 +75,7 @@ func (x *LabelDefsLabel) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("sig")
 		x.Sig.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "ver\x00src\x00uri\x00cid\x00val\x00neg\x00cts\x00exp\x00sig\x00")
 	e.EndObject()
 }
 
@@ -89,7 +89,7 @@ func (x *LabelDefsLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#label"))
+			x.Extra.DecodeType(d, "com.atproto.label.defs#label")
 		case "ver":
 			if !d.Null() {
 				x.Ver = lex.Ptr(d.Int())
@@ -146,14 +146,10 @@ func (x *LabelDefsLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.defs#label (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelDefsLabel) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.defs#label (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *LabelDefsLabel) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -274,7 +270,7 @@ func (x *LabelDefsSelfLabels) EncodeLex(e *lex.Encoder, typed bool) {
 		v2.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "values\x00")
 	e.EndObject()
 }
 
@@ -288,7 +284,7 @@ func (x *LabelDefsSelfLabels) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#selfLabels"))
+			x.Extra.DecodeType(d, "com.atproto.label.defs#selfLabels")
 		case "values":
 			if !d.Null() {
 				v3 := []*LabelDefsSelfLabel{}
@@ -319,14 +315,10 @@ func (x *LabelDefsSelfLabels) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.defs#selfLabels (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelDefsSelfLabels) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.defs#selfLabels (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *LabelDefsSelfLabels) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -374,7 +366,7 @@ func (x *LabelDefsSelfLabel) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.label.defs#selfLabel", typed)
 	e.Field("val")
 	e.String(x.Val)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "val\x00")
 	e.EndObject()
 }
 
@@ -388,7 +380,7 @@ func (x *LabelDefsSelfLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#selfLabel"))
+			x.Extra.DecodeType(d, "com.atproto.label.defs#selfLabel")
 		case "val":
 			if !d.Null() {
 				x.Val = d.String()
@@ -411,14 +403,10 @@ func (x *LabelDefsSelfLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.defs#selfLabel (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelDefsSelfLabel) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.defs#selfLabel (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *LabelDefsSelfLabel) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -540,7 +528,7 @@ func (x *LabelDefsLabelValueDefinition) EncodeLex(e *lex.Encoder, typed bool) {
 		v7.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "identifier\x00severity\x00blurs\x00defaultSetting\x00adultOnly\x00locales\x00")
 	e.EndObject()
 }
 
@@ -554,7 +542,7 @@ func (x *LabelDefsLabelValueDefinition) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#labelValueDefinition"))
+			x.Extra.DecodeType(d, "com.atproto.label.defs#labelValueDefinition")
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()
@@ -605,14 +593,10 @@ func (x *LabelDefsLabelValueDefinition) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.defs#labelValueDefinition
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelDefsLabelValueDefinition) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.defs#labelValueDefinition (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelDefsLabelValueDefinition) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -713,7 +697,7 @@ func (x *LabelDefsLabelValueDefinitionStrings) EncodeLex(e *lex.Encoder, typed b
 	e.String(x.Name)
 	e.Field("description")
 	e.String(x.Description)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lang\x00name\x00description\x00")
 	e.EndObject()
 }
 
@@ -727,7 +711,7 @@ func (x *LabelDefsLabelValueDefinitionStrings) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.defs#labelValueDefinitionStrings"))
+			x.Extra.DecodeType(d, "com.atproto.label.defs#labelValueDefinitionStrings")
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()
@@ -758,15 +742,10 @@ func (x *LabelDefsLabelValueDefinitionStrings) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.label.defs#labelValueDefinitionStrings (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *LabelDefsLabelValueDefinitionStrings) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelDefsLabelValueDefinitionStrings) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -112,7 +112,7 @@ func (x *LabelSubscribeLabelsLabels) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seq\x00labels\x00")
 	e.EndObject()
 }
 
@@ -126,7 +126,7 @@ func (x *LabelSubscribeLabelsLabels) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.subscribeLabels#labels"))
+			x.Extra.DecodeType(d, "com.atproto.label.subscribeLabels#labels")
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -161,14 +161,10 @@ func (x *LabelSubscribeLabelsLabels) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.subscribeLabels#labels
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelSubscribeLabelsLabels) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.subscribeLabels#labels (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelSubscribeLabelsLabels) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -236,7 +232,7 @@ func (x *LabelSubscribeLabelsInfo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		e.String(*x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00message\x00")
 	e.EndObject()
 }
 
@@ -250,7 +246,7 @@ func (x *LabelSubscribeLabelsInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.label.subscribeLabels#info"))
+			x.Extra.DecodeType(d, "com.atproto.label.subscribeLabels#info")
 		case "name":
 			if !d.Null() {
 				x.Name = LabelSubscribeLabelsInfo_Name(d.String())
@@ -277,14 +273,10 @@ func (x *LabelSubscribeLabelsInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.label.subscribeLabels#info
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelSubscribeLabelsInfo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.label.subscribeLabels#info (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelSubscribeLabelsInfo) ValidateLex(path string) error {
 	return nil
 }

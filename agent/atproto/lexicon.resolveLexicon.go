@@ -61,7 +61,7 @@ func (x *LexiconResolveLexiconOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00schema\x00uri\x00")
 	e.EndObject()
 }
 
@@ -75,7 +75,7 @@ func (x *LexiconResolveLexiconOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.lexicon.resolveLexicon#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.lexicon.resolveLexicon#output.schema")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -108,15 +108,10 @@ func (x *LexiconResolveLexiconOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.lexicon.resolveLexicon#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *LexiconResolveLexiconOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *LexiconResolveLexiconOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

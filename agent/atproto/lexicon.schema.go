@@ -39,7 +39,7 @@ func (x *LexiconSchema) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.lexicon.schema", typed)
 	e.Field("lexicon")
 	e.Int(x.Lexicon)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lexicon\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *LexiconSchema) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.lexicon.schema"))
+			x.Extra.DecodeType(d, "com.atproto.lexicon.schema")
 		case "lexicon":
 			if !d.Null() {
 				x.Lexicon = d.Int()
@@ -76,14 +76,10 @@ func (x *LexiconSchema) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.lexicon.schema (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *LexiconSchema) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.lexicon.schema (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *LexiconSchema) ValidateLex(path string) error {
 	return nil
 }

@@ -79,7 +79,7 @@ func (x *ModerationCreateReportInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("modTool")
 		x.ModTool.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reasonType\x00reason\x00subject\x00modTool\x00")
 	e.EndObject()
 }
 
@@ -93,7 +93,7 @@ func (x *ModerationCreateReportInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.moderation.createReport#input.schema")
 		case "reasonType":
 			if !d.Null() {
 				x.ReasonType = ModerationDefsReasonType(d.String())
@@ -130,15 +130,10 @@ func (x *ModerationCreateReportInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.moderation.createReport#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCreateReportInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCreateReportInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -260,7 +255,7 @@ func (x *ModerationCreateReportOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ReportedBy)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00reasonType\x00reason\x00subject\x00reportedBy\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -274,7 +269,7 @@ func (x *ModerationCreateReportOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.moderation.createReport#output.schema")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -317,15 +312,10 @@ func (x *ModerationCreateReportOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.moderation.createReport#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCreateReportOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCreateReportOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -449,7 +439,7 @@ func (x *ModerationCreateReportModTool) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("meta")
 		lex.EncodeObject(e, x.Meta)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00meta\x00")
 	e.EndObject()
 }
 
@@ -463,7 +453,7 @@ func (x *ModerationCreateReportModTool) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.moderation.createReport#modTool"))
+			x.Extra.DecodeType(d, "com.atproto.moderation.createReport#modTool")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -490,14 +480,10 @@ func (x *ModerationCreateReportModTool) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.moderation.createReport#modTool
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCreateReportModTool) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.moderation.createReport#modTool (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCreateReportModTool) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -69,7 +69,7 @@ type RepoApplyWritesInput struct {
 	Repo string `json:"repo"`
 	// Can be set to 'false' to skip Lexicon schema validation of record data across all
 	// operations, 'true' to require it, or leave unset to validate only for known Lexicons.
-	Validate_ *bool `json:"validate"`
+	Validate *bool `json:"validate"`
 	// Required.
 	Writes []RepoApplyWritesInput_Writes `json:"writes"`
 	// If provided, the entire operation will fail if the current repo commit CID does not match
@@ -96,9 +96,9 @@ func (x *RepoApplyWritesInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.repo.applyWrites#input.schema", typed)
 	e.Field("repo")
 	e.String(x.Repo)
-	if x.Validate_ != nil {
+	if x.Validate != nil {
 		e.Field("validate")
-		e.Bool(*x.Validate_)
+		e.Bool(*x.Validate)
 	}
 	e.Field("writes")
 	e.BeginArray()
@@ -110,7 +110,7 @@ func (x *RepoApplyWritesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("swapCommit")
 		e.String(*x.SwapCommit)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repo\x00validate\x00writes\x00swapCommit\x00")
 	e.EndObject()
 }
 
@@ -124,14 +124,14 @@ func (x *RepoApplyWritesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#input.schema")
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
 			}
 		case "validate":
 			if !d.Null() {
-				x.Validate_ = lex.Ptr(d.Bool())
+				x.Validate = lex.Ptr(d.Bool())
 			}
 		case "writes":
 			if !d.Null() {
@@ -165,14 +165,10 @@ func (x *RepoApplyWritesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -196,10 +192,10 @@ func (x *RepoApplyWritesInput) GetRepo() string {
 	return x.Repo
 }
 
-// GetValidate_ returns x.Validate_, or its zero value if x or x.Validate_ is nil.
-func (x *RepoApplyWritesInput) GetValidate_() bool {
-	if x != nil && x.Validate_ != nil {
-		return *x.Validate_
+// GetValidate returns x.Validate, or its zero value if x or x.Validate is nil.
+func (x *RepoApplyWritesInput) GetValidate() bool {
+	if x != nil && x.Validate != nil {
+		return *x.Validate
 	}
 	return false
 }
@@ -305,7 +301,7 @@ func (x *RepoApplyWritesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "commit\x00results\x00")
 	e.EndObject()
 }
 
@@ -319,7 +315,7 @@ func (x *RepoApplyWritesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#output.schema")
 		case "commit":
 			if !d.Null() {
 				v6 := new(RepoDefsCommitMeta)
@@ -354,14 +350,10 @@ func (x *RepoApplyWritesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -466,7 +458,7 @@ func (x *RepoApplyWritesCreate) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "collection\x00rkey\x00value\x00")
 	e.EndObject()
 }
 
@@ -480,7 +472,7 @@ func (x *RepoApplyWritesCreate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#create"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#create")
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -511,14 +503,10 @@ func (x *RepoApplyWritesCreate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#create (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesCreate) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#create (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesCreate) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -596,7 +584,7 @@ func (x *RepoApplyWritesUpdate) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "collection\x00rkey\x00value\x00")
 	e.EndObject()
 }
 
@@ -610,7 +598,7 @@ func (x *RepoApplyWritesUpdate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#update"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#update")
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -641,14 +629,10 @@ func (x *RepoApplyWritesUpdate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#update (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesUpdate) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#update (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesUpdate) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -715,7 +699,7 @@ func (x *RepoApplyWritesDelete) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Collection)
 	e.Field("rkey")
 	e.String(x.Rkey)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "collection\x00rkey\x00")
 	e.EndObject()
 }
 
@@ -729,7 +713,7 @@ func (x *RepoApplyWritesDelete) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#delete"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#delete")
 		case "collection":
 			if !d.Null() {
 				x.Collection = d.String()
@@ -756,14 +740,10 @@ func (x *RepoApplyWritesDelete) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#delete (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesDelete) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#delete (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesDelete) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -836,7 +816,7 @@ func (x *RepoApplyWritesCreateResult) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("validationStatus")
 		e.String(string(*x.ValidationStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00validationStatus\x00")
 	e.EndObject()
 }
 
@@ -850,7 +830,7 @@ func (x *RepoApplyWritesCreateResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#createResult"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#createResult")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -881,14 +861,10 @@ func (x *RepoApplyWritesCreateResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#createResult
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesCreateResult) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#createResult (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesCreateResult) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -969,7 +945,7 @@ func (x *RepoApplyWritesUpdateResult) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("validationStatus")
 		e.String(string(*x.ValidationStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00validationStatus\x00")
 	e.EndObject()
 }
 
@@ -983,7 +959,7 @@ func (x *RepoApplyWritesUpdateResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#updateResult"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#updateResult")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1014,14 +990,10 @@ func (x *RepoApplyWritesUpdateResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#updateResult
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesUpdateResult) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#updateResult (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesUpdateResult) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1077,7 +1049,7 @@ func (x *RepoApplyWritesDeleteResult) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "com.atproto.repo.applyWrites#deleteResult", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1091,7 +1063,7 @@ func (x *RepoApplyWritesDeleteResult) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.applyWrites#deleteResult"))
+			x.Extra.DecodeType(d, "com.atproto.repo.applyWrites#deleteResult")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1110,14 +1082,10 @@ func (x *RepoApplyWritesDeleteResult) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.applyWrites#deleteResult
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoApplyWritesDeleteResult) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.applyWrites#deleteResult (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoApplyWritesDeleteResult) ValidateLex(path string) error {
 	return nil
 }

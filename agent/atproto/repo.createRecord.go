@@ -23,7 +23,7 @@ type RepoCreateRecordInput struct {
 	Rkey *string `json:"rkey"`
 	// Can be set to 'false' to skip Lexicon schema validation of record data, 'true' to require
 	// it, or leave unset to validate only for known Lexicons.
-	Validate_ *bool `json:"validate"`
+	Validate *bool `json:"validate"`
 	// The record itself. Must contain a $type field. Required.
 	Record lex.Object `json:"record"`
 	// Compare and swap with the previous commit by CID. Format: cid.
@@ -55,9 +55,9 @@ func (x *RepoCreateRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("rkey")
 		e.String(*x.Rkey)
 	}
-	if x.Validate_ != nil {
+	if x.Validate != nil {
 		e.Field("validate")
-		e.Bool(*x.Validate_)
+		e.Bool(*x.Validate)
 	}
 	if x.Record != nil {
 		e.Field("record")
@@ -67,7 +67,7 @@ func (x *RepoCreateRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("swapCommit")
 		e.String(*x.SwapCommit)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repo\x00collection\x00rkey\x00validate\x00record\x00swapCommit\x00")
 	e.EndObject()
 }
 
@@ -81,7 +81,7 @@ func (x *RepoCreateRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.createRecord#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.createRecord#input.schema")
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -96,7 +96,7 @@ func (x *RepoCreateRecordInput) DecodeLex(d *lex.Decoder) {
 			}
 		case "validate":
 			if !d.Null() {
-				x.Validate_ = lex.Ptr(d.Bool())
+				x.Validate = lex.Ptr(d.Bool())
 			}
 		case "record":
 			if !d.Null() {
@@ -124,14 +124,10 @@ func (x *RepoCreateRecordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.createRecord#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoCreateRecordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.createRecord#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoCreateRecordInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -177,10 +173,10 @@ func (x *RepoCreateRecordInput) GetRkey() string {
 	return ""
 }
 
-// GetValidate_ returns x.Validate_, or its zero value if x or x.Validate_ is nil.
-func (x *RepoCreateRecordInput) GetValidate_() bool {
-	if x != nil && x.Validate_ != nil {
-		return *x.Validate_
+// GetValidate returns x.Validate, or its zero value if x or x.Validate is nil.
+func (x *RepoCreateRecordInput) GetValidate() bool {
+	if x != nil && x.Validate != nil {
+		return *x.Validate
 	}
 	return false
 }
@@ -252,7 +248,7 @@ func (x *RepoCreateRecordOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("validationStatus")
 		e.String(string(*x.ValidationStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00commit\x00validationStatus\x00")
 	e.EndObject()
 }
 
@@ -266,7 +262,7 @@ func (x *RepoCreateRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.createRecord#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.createRecord#output.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -303,14 +299,10 @@ func (x *RepoCreateRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.createRecord#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoCreateRecordOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.createRecord#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoCreateRecordOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -34,7 +34,7 @@ func (x *RepoDefsCommitMeta) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CID)
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00rev\x00")
 	e.EndObject()
 }
 
@@ -48,7 +48,7 @@ func (x *RepoDefsCommitMeta) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.defs#commitMeta"))
+			x.Extra.DecodeType(d, "com.atproto.repo.defs#commitMeta")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -75,14 +75,10 @@ func (x *RepoDefsCommitMeta) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.defs#commitMeta (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoDefsCommitMeta) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.defs#commitMeta (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RepoDefsCommitMeta) ValidateLex(path string) error {
 	if x == nil {
 		return nil

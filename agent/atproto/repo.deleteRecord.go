@@ -58,7 +58,7 @@ func (x *RepoDeleteRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("swapCommit")
 		e.String(*x.SwapCommit)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repo\x00collection\x00rkey\x00swapRecord\x00swapCommit\x00")
 	e.EndObject()
 }
 
@@ -72,7 +72,7 @@ func (x *RepoDeleteRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.deleteRecord#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.deleteRecord#input.schema")
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -111,14 +111,10 @@ func (x *RepoDeleteRecordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.deleteRecord#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoDeleteRecordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.deleteRecord#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoDeleteRecordInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -202,7 +198,7 @@ func (x *RepoDeleteRecordOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("commit")
 		x.Commit.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "commit\x00")
 	e.EndObject()
 }
 
@@ -216,7 +212,7 @@ func (x *RepoDeleteRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.deleteRecord#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.deleteRecord#output.schema")
 		case "commit":
 			if !d.Null() {
 				v1 := new(RepoDefsCommitMeta)
@@ -241,14 +237,10 @@ func (x *RepoDeleteRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.deleteRecord#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoDeleteRecordOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.deleteRecord#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoDeleteRecordOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -72,7 +72,7 @@ func (x *RepoDescribeRepoOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.EndArray()
 	e.Field("handleIsCorrect")
 	e.Bool(x.HandleIsCorrect)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00did\x00didDoc\x00collections\x00handleIsCorrect\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *RepoDescribeRepoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.describeRepo#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.describeRepo#output.schema")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -131,14 +131,10 @@ func (x *RepoDescribeRepoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.describeRepo#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoDescribeRepoOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.describeRepo#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoDescribeRepoOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -68,7 +68,7 @@ func (x *RepoGetRecordOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00value\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *RepoGetRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.getRecord#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.getRecord#output.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -113,14 +113,10 @@ func (x *RepoGetRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.getRecord#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoGetRecordOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.getRecord#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoGetRecordOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

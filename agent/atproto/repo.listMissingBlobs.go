@@ -72,7 +72,7 @@ func (x *RepoListMissingBlobsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00blobs\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *RepoListMissingBlobsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.listMissingBlobs#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.listMissingBlobs#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -121,15 +121,10 @@ func (x *RepoListMissingBlobsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.repo.listMissingBlobs#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *RepoListMissingBlobsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoListMissingBlobsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -222,7 +217,7 @@ func (x *RepoListMissingBlobsRecordBlob) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CID)
 	e.Field("recordUri")
 	e.String(x.RecordURI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00recordUri\x00")
 	e.EndObject()
 }
 
@@ -236,7 +231,7 @@ func (x *RepoListMissingBlobsRecordBlob) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.listMissingBlobs#recordBlob"))
+			x.Extra.DecodeType(d, "com.atproto.repo.listMissingBlobs#recordBlob")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -263,14 +258,10 @@ func (x *RepoListMissingBlobsRecordBlob) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.listMissingBlobs#recordBlob
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoListMissingBlobsRecordBlob) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.listMissingBlobs#recordBlob (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoListMissingBlobsRecordBlob) ValidateLex(path string) error {
 	if x == nil {
 		return nil

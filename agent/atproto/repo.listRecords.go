@@ -75,7 +75,7 @@ func (x *RepoListRecordsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00records\x00")
 	e.EndObject()
 }
 
@@ -89,7 +89,7 @@ func (x *RepoListRecordsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.listRecords#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.listRecords#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -124,14 +124,10 @@ func (x *RepoListRecordsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.listRecords#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoListRecordsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.listRecords#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoListRecordsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -232,7 +228,7 @@ func (x *RepoListRecordsRecord) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00value\x00")
 	e.EndObject()
 }
 
@@ -246,7 +242,7 @@ func (x *RepoListRecordsRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.listRecords#record"))
+			x.Extra.DecodeType(d, "com.atproto.repo.listRecords#record")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -277,14 +273,10 @@ func (x *RepoListRecordsRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.listRecords#record (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoListRecordsRecord) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.listRecords#record (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RepoListRecordsRecord) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -23,7 +23,7 @@ type RepoPutRecordInput struct {
 	Rkey string `json:"rkey"`
 	// Can be set to 'false' to skip Lexicon schema validation of record data, 'true' to require
 	// it, or leave unset to validate only for known Lexicons.
-	Validate_ *bool `json:"validate"`
+	Validate *bool `json:"validate"`
 	// The record to write. Required.
 	Record lex.Object `json:"record"`
 	// Compare and swap with the previous record by CID. WARNING: nullable and optional field;
@@ -57,9 +57,9 @@ func (x *RepoPutRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Collection)
 	e.Field("rkey")
 	e.String(x.Rkey)
-	if x.Validate_ != nil {
+	if x.Validate != nil {
 		e.Field("validate")
-		e.Bool(*x.Validate_)
+		e.Bool(*x.Validate)
 	}
 	if x.Record != nil {
 		e.Field("record")
@@ -77,7 +77,7 @@ func (x *RepoPutRecordInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("swapCommit")
 		e.String(*x.SwapCommit)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repo\x00collection\x00rkey\x00validate\x00record\x00swapRecord\x00swapCommit\x00")
 	e.EndObject()
 }
 
@@ -91,7 +91,7 @@ func (x *RepoPutRecordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.putRecord#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.putRecord#input.schema")
 		case "repo":
 			if !d.Null() {
 				x.Repo = d.String()
@@ -106,7 +106,7 @@ func (x *RepoPutRecordInput) DecodeLex(d *lex.Decoder) {
 			}
 		case "validate":
 			if !d.Null() {
-				x.Validate_ = lex.Ptr(d.Bool())
+				x.Validate = lex.Ptr(d.Bool())
 			}
 		case "record":
 			if !d.Null() {
@@ -143,14 +143,10 @@ func (x *RepoPutRecordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.putRecord#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoPutRecordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.putRecord#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoPutRecordInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -197,10 +193,10 @@ func (x *RepoPutRecordInput) GetRkey() string {
 	return x.Rkey
 }
 
-// GetValidate_ returns x.Validate_, or its zero value if x or x.Validate_ is nil.
-func (x *RepoPutRecordInput) GetValidate_() bool {
-	if x != nil && x.Validate_ != nil {
-		return *x.Validate_
+// GetValidate returns x.Validate, or its zero value if x or x.Validate is nil.
+func (x *RepoPutRecordInput) GetValidate() bool {
+	if x != nil && x.Validate != nil {
+		return *x.Validate
 	}
 	return false
 }
@@ -280,7 +276,7 @@ func (x *RepoPutRecordOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("validationStatus")
 		e.String(string(*x.ValidationStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00commit\x00validationStatus\x00")
 	e.EndObject()
 }
 
@@ -294,7 +290,7 @@ func (x *RepoPutRecordOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.putRecord#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.putRecord#output.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -331,14 +327,10 @@ func (x *RepoPutRecordOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.putRecord#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoPutRecordOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.putRecord#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoPutRecordOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -34,7 +34,7 @@ func (x *RepoStrongRef) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.URI)
 	e.Field("cid")
 	e.String(x.CID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00")
 	e.EndObject()
 }
 
@@ -48,7 +48,7 @@ func (x *RepoStrongRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.strongRef"))
+			x.Extra.DecodeType(d, "com.atproto.repo.strongRef")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -75,14 +75,10 @@ func (x *RepoStrongRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.strongRef (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *RepoStrongRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.strongRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *RepoStrongRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -41,7 +41,7 @@ func (x *RepoUploadBlobOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("blob")
 		x.Blob.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "blob\x00")
 	e.EndObject()
 }
 
@@ -55,7 +55,7 @@ func (x *RepoUploadBlobOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.repo.uploadBlob#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.repo.uploadBlob#output.schema")
 		case "blob":
 			if !d.Null() {
 				v1 := new(lex.Blob)
@@ -80,14 +80,10 @@ func (x *RepoUploadBlobOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.repo.uploadBlob#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *RepoUploadBlobOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.repo.uploadBlob#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *RepoUploadBlobOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -83,7 +83,7 @@ func (x *ServerCheckAccountStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.ExpectedBlobs)
 	e.Field("importedBlobs")
 	e.Int(x.ImportedBlobs)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activated\x00validDid\x00repoCommit\x00repoRev\x00repoBlocks\x00indexedRecords\x00privateStateValues\x00expectedBlobs\x00importedBlobs\x00")
 	e.EndObject()
 }
 
@@ -97,7 +97,7 @@ func (x *ServerCheckAccountStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.checkAccountStatus#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.checkAccountStatus#output.schema")
 		case "activated":
 			if !d.Null() {
 				x.Activated = d.Bool()
@@ -152,15 +152,10 @@ func (x *ServerCheckAccountStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.checkAccountStatus#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCheckAccountStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCheckAccountStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

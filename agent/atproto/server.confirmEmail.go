@@ -42,7 +42,7 @@ func (x *ServerConfirmEmailInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Email)
 	e.Field("token")
 	e.String(x.Token)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00token\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *ServerConfirmEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.confirmEmail#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.confirmEmail#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -83,14 +83,10 @@ func (x *ServerConfirmEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.confirmEmail#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerConfirmEmailInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.confirmEmail#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerConfirmEmailInput) ValidateLex(path string) error {
 	return nil
 }

@@ -85,7 +85,7 @@ func (x *ServerCreateAccountInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("plcOp")
 		lex.EncodeObject(e, x.PLCOp)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00handle\x00did\x00inviteCode\x00verificationCode\x00verificationPhone\x00password\x00recoveryKey\x00plcOp\x00")
 	e.EndObject()
 }
 
@@ -99,7 +99,7 @@ func (x *ServerCreateAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createAccount#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createAccount#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())
@@ -154,14 +154,10 @@ func (x *ServerCreateAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.createAccount#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateAccountInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.createAccount#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateAccountInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -291,7 +287,7 @@ func (x *ServerCreateAccountOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("didDoc")
 		lex.EncodeObject(e, x.DIDDoc)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "accessJwt\x00refreshJwt\x00handle\x00did\x00didDoc\x00")
 	e.EndObject()
 }
 
@@ -305,7 +301,7 @@ func (x *ServerCreateAccountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createAccount#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createAccount#output.schema")
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()
@@ -344,15 +340,10 @@ func (x *ServerCreateAccountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createAccount#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateAccountOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateAccountOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -46,7 +46,7 @@ func (x *ServerCreateAppPasswordInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("privileged")
 		e.Bool(*x.Privileged)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00privileged\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *ServerCreateAppPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createAppPassword#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createAppPassword#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -87,15 +87,10 @@ func (x *ServerCreateAppPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createAppPassword#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateAppPasswordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateAppPasswordInput) ValidateLex(path string) error {
 	return nil
 }
@@ -192,7 +187,7 @@ func (x *ServerCreateAppPasswordAppPassword) EncodeLex(e *lex.Encoder, typed boo
 		e.Field("privileged")
 		e.Bool(*x.Privileged)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00password\x00createdAt\x00privileged\x00")
 	e.EndObject()
 }
 
@@ -206,7 +201,7 @@ func (x *ServerCreateAppPasswordAppPassword) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createAppPassword#appPassword"))
+			x.Extra.DecodeType(d, "com.atproto.server.createAppPassword#appPassword")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -241,15 +236,10 @@ func (x *ServerCreateAppPasswordAppPassword) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createAppPassword#appPassword (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateAppPasswordAppPassword) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateAppPasswordAppPassword) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -45,7 +45,7 @@ func (x *ServerCreateInviteCodeInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("forAccount")
 		e.String(*x.ForAccount)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "useCount\x00forAccount\x00")
 	e.EndObject()
 }
 
@@ -59,7 +59,7 @@ func (x *ServerCreateInviteCodeInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCode#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createInviteCode#input.schema")
 		case "useCount":
 			if !d.Null() {
 				x.UseCount = d.Int()
@@ -86,15 +86,10 @@ func (x *ServerCreateInviteCodeInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createInviteCode#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateInviteCodeInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateInviteCodeInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -148,7 +143,7 @@ func (x *ServerCreateInviteCodeOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.createInviteCode#output.schema", typed)
 	e.Field("code")
 	e.String(x.Code)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00")
 	e.EndObject()
 }
 
@@ -162,7 +157,7 @@ func (x *ServerCreateInviteCodeOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCode#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createInviteCode#output.schema")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -185,15 +180,10 @@ func (x *ServerCreateInviteCodeOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createInviteCode#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateInviteCodeOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateInviteCodeOutput) ValidateLex(path string) error {
 	return nil
 }

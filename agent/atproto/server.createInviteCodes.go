@@ -52,7 +52,7 @@ func (x *ServerCreateInviteCodesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "codeCount\x00useCount\x00forAccounts\x00")
 	e.EndObject()
 }
 
@@ -66,7 +66,7 @@ func (x *ServerCreateInviteCodesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createInviteCodes#input.schema")
 		case "codeCount":
 			if !d.Null() {
 				x.CodeCount = d.Int()
@@ -103,15 +103,10 @@ func (x *ServerCreateInviteCodesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createInviteCodes#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateInviteCodesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateInviteCodesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -177,7 +172,7 @@ func (x *ServerCreateInviteCodesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "codes\x00")
 	e.EndObject()
 }
 
@@ -191,7 +186,7 @@ func (x *ServerCreateInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createInviteCodes#output.schema")
 		case "codes":
 			if !d.Null() {
 				v6 := []*ServerCreateInviteCodesAccountCodes{}
@@ -222,15 +217,10 @@ func (x *ServerCreateInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createInviteCodes#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateInviteCodesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateInviteCodesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -308,7 +298,7 @@ func (x *ServerCreateInviteCodesAccountCodes) EncodeLex(e *lex.Encoder, typed bo
 		e.String(v10)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "account\x00codes\x00")
 	e.EndObject()
 }
 
@@ -322,7 +312,7 @@ func (x *ServerCreateInviteCodesAccountCodes) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createInviteCodes#accountCodes"))
+			x.Extra.DecodeType(d, "com.atproto.server.createInviteCodes#accountCodes")
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()
@@ -355,15 +345,10 @@ func (x *ServerCreateInviteCodesAccountCodes) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createInviteCodes#accountCodes (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateInviteCodesAccountCodes) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateInviteCodesAccountCodes) ValidateLex(path string) error {
 	return nil
 }

@@ -54,7 +54,7 @@ func (x *ServerCreateSessionInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("allowTakendown")
 		e.Bool(*x.AllowTakendown)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "identifier\x00password\x00authFactorToken\x00allowTakendown\x00")
 	e.EndObject()
 }
 
@@ -68,7 +68,7 @@ func (x *ServerCreateSessionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createSession#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createSession#input.schema")
 		case "identifier":
 			if !d.Null() {
 				x.Identifier = d.String()
@@ -103,14 +103,10 @@ func (x *ServerCreateSessionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.createSession#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateSessionInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.createSession#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateSessionInput) ValidateLex(path string) error {
 	return nil
 }
@@ -234,7 +230,7 @@ func (x *ServerCreateSessionOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "accessJwt\x00refreshJwt\x00handle\x00did\x00didDoc\x00email\x00emailConfirmed\x00emailAuthFactor\x00active\x00status\x00")
 	e.EndObject()
 }
 
@@ -248,7 +244,7 @@ func (x *ServerCreateSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.createSession#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.createSession#output.schema")
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()
@@ -307,15 +303,10 @@ func (x *ServerCreateSessionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.createSession#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerCreateSessionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerCreateSessionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

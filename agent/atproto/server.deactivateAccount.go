@@ -42,7 +42,7 @@ func (x *ServerDeactivateAccountInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("deleteAfter")
 		e.String(*x.DeleteAfter)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "deleteAfter\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *ServerDeactivateAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.deactivateAccount#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.deactivateAccount#input.schema")
 		case "deleteAfter":
 			if !d.Null() {
 				x.DeleteAfter = lex.Ptr(d.String())
@@ -79,15 +79,10 @@ func (x *ServerDeactivateAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.deactivateAccount#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerDeactivateAccountInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDeactivateAccountInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -58,7 +58,7 @@ func (x *ServerDefsInviteCode) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00available\x00disabled\x00forAccount\x00createdBy\x00createdAt\x00uses\x00")
 	e.EndObject()
 }
 
@@ -72,7 +72,7 @@ func (x *ServerDefsInviteCode) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.defs#inviteCode"))
+			x.Extra.DecodeType(d, "com.atproto.server.defs#inviteCode")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -127,14 +127,10 @@ func (x *ServerDefsInviteCode) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.defs#inviteCode (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerDefsInviteCode) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.defs#inviteCode (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDefsInviteCode) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -232,7 +228,7 @@ func (x *ServerDefsInviteCodeUse) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.UsedBy)
 	e.Field("usedAt")
 	e.String(x.UsedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "usedBy\x00usedAt\x00")
 	e.EndObject()
 }
 
@@ -246,7 +242,7 @@ func (x *ServerDefsInviteCodeUse) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.defs#inviteCodeUse"))
+			x.Extra.DecodeType(d, "com.atproto.server.defs#inviteCodeUse")
 		case "usedBy":
 			if !d.Null() {
 				x.UsedBy = d.String()
@@ -273,14 +269,10 @@ func (x *ServerDefsInviteCodeUse) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.defs#inviteCodeUse
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerDefsInviteCodeUse) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.defs#inviteCodeUse (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDefsInviteCodeUse) ValidateLex(path string) error {
 	if x == nil {
 		return nil

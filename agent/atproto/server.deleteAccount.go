@@ -46,7 +46,7 @@ func (x *ServerDeleteAccountInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Password)
 	e.Field("token")
 	e.String(x.Token)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00password\x00token\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *ServerDeleteAccountInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.deleteAccount#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.deleteAccount#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -91,14 +91,10 @@ func (x *ServerDeleteAccountInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.deleteAccount#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerDeleteAccountInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.deleteAccount#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDeleteAccountInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

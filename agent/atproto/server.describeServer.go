@@ -84,7 +84,7 @@ func (x *ServerDescribeServerOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "inviteCodeRequired\x00phoneVerificationRequired\x00availableUserDomains\x00links\x00contact\x00did\x00")
 	e.EndObject()
 }
 
@@ -98,7 +98,7 @@ func (x *ServerDescribeServerOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.describeServer#output.schema")
 		case "inviteCodeRequired":
 			if !d.Null() {
 				x.InviteCodeRequired = lex.Ptr(d.Bool())
@@ -151,15 +151,10 @@ func (x *ServerDescribeServerOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.describeServer#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerDescribeServerOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDescribeServerOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -269,7 +264,7 @@ func (x *ServerDescribeServerLinks) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("termsOfService")
 		e.String(*x.TermsOfService)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "privacyPolicy\x00termsOfService\x00")
 	e.EndObject()
 }
 
@@ -283,7 +278,7 @@ func (x *ServerDescribeServerLinks) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#links"))
+			x.Extra.DecodeType(d, "com.atproto.server.describeServer#links")
 		case "privacyPolicy":
 			if !d.Null() {
 				x.PrivacyPolicy = lex.Ptr(d.String())
@@ -310,14 +305,10 @@ func (x *ServerDescribeServerLinks) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.describeServer#links
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerDescribeServerLinks) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.describeServer#links (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDescribeServerLinks) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -374,7 +365,7 @@ func (x *ServerDescribeServerContact) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("email")
 		e.String(*x.Email)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00")
 	e.EndObject()
 }
 
@@ -388,7 +379,7 @@ func (x *ServerDescribeServerContact) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.describeServer#contact"))
+			x.Extra.DecodeType(d, "com.atproto.server.describeServer#contact")
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())
@@ -411,14 +402,10 @@ func (x *ServerDescribeServerContact) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.describeServer#contact
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerDescribeServerContact) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.describeServer#contact (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerDescribeServerContact) ValidateLex(path string) error {
 	return nil
 }

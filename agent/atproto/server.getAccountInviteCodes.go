@@ -68,7 +68,7 @@ func (x *ServerGetAccountInviteCodesOutput) EncodeLex(e *lex.Encoder, typed bool
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "codes\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *ServerGetAccountInviteCodesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.getAccountInviteCodes#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.getAccountInviteCodes#output.schema")
 		case "codes":
 			if !d.Null() {
 				v2 := []*ServerDefsInviteCode{}
@@ -113,15 +113,10 @@ func (x *ServerGetAccountInviteCodesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.getAccountInviteCodes#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetAccountInviteCodesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetAccountInviteCodesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

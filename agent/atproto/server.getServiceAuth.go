@@ -64,7 +64,7 @@ func (x *ServerGetServiceAuthOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.getServiceAuth#output.schema", typed)
 	e.Field("token")
 	e.String(x.Token)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "token\x00")
 	e.EndObject()
 }
 
@@ -78,7 +78,7 @@ func (x *ServerGetServiceAuthOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.getServiceAuth#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.getServiceAuth#output.schema")
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()
@@ -101,15 +101,10 @@ func (x *ServerGetServiceAuthOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.getServiceAuth#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetServiceAuthOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetServiceAuthOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -103,7 +103,7 @@ func (x *ServerGetSessionOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00did\x00didDoc\x00email\x00emailConfirmed\x00emailAuthFactor\x00active\x00status\x00")
 	e.EndObject()
 }
 
@@ -117,7 +117,7 @@ func (x *ServerGetSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.getSession#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.getSession#output.schema")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -168,14 +168,10 @@ func (x *ServerGetSessionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.getSession#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetSessionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.getSession#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetSessionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -55,7 +55,7 @@ func (x *ServerListAppPasswordsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "passwords\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *ServerListAppPasswordsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.listAppPasswords#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.listAppPasswords#output.schema")
 		case "passwords":
 			if !d.Null() {
 				v2 := []*ServerListAppPasswordsAppPassword{}
@@ -100,15 +100,10 @@ func (x *ServerListAppPasswordsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.listAppPasswords#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerListAppPasswordsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerListAppPasswordsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -193,7 +188,7 @@ func (x *ServerListAppPasswordsAppPassword) EncodeLex(e *lex.Encoder, typed bool
 		e.Field("privileged")
 		e.Bool(*x.Privileged)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00createdAt\x00privileged\x00")
 	e.EndObject()
 }
 
@@ -207,7 +202,7 @@ func (x *ServerListAppPasswordsAppPassword) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.listAppPasswords#appPassword"))
+			x.Extra.DecodeType(d, "com.atproto.server.listAppPasswords#appPassword")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -238,15 +233,10 @@ func (x *ServerListAppPasswordsAppPassword) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.listAppPasswords#appPassword (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerListAppPasswordsAppPassword) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerListAppPasswordsAppPassword) ValidateLex(path string) error {
 	if x == nil {
 		return nil

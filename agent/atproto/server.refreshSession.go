@@ -97,7 +97,7 @@ func (x *ServerRefreshSessionOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "accessJwt\x00refreshJwt\x00handle\x00did\x00didDoc\x00email\x00emailConfirmed\x00emailAuthFactor\x00active\x00status\x00")
 	e.EndObject()
 }
 
@@ -111,7 +111,7 @@ func (x *ServerRefreshSessionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.refreshSession#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.refreshSession#output.schema")
 		case "accessJwt":
 			if !d.Null() {
 				x.AccessJWT = d.String()
@@ -170,15 +170,10 @@ func (x *ServerRefreshSessionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.refreshSession#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerRefreshSessionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerRefreshSessionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *ServerRequestEmailUpdateOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.requestEmailUpdate#output.schema", typed)
 	e.Field("tokenRequired")
 	e.Bool(x.TokenRequired)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "tokenRequired\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ServerRequestEmailUpdateOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.requestEmailUpdate#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.requestEmailUpdate#output.schema")
 		case "tokenRequired":
 			if !d.Null() {
 				x.TokenRequired = d.Bool()
@@ -76,15 +76,10 @@ func (x *ServerRequestEmailUpdateOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.requestEmailUpdate#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerRequestEmailUpdateOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerRequestEmailUpdateOutput) ValidateLex(path string) error {
 	return nil
 }

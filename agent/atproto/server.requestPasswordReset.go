@@ -39,7 +39,7 @@ func (x *ServerRequestPasswordResetInput) EncodeLex(e *lex.Encoder, typed bool) 
 	x.Extra.EncodeType(e, "com.atproto.server.requestPasswordReset#input.schema", typed)
 	e.Field("email")
 	e.String(x.Email)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ServerRequestPasswordResetInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.requestPasswordReset#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.requestPasswordReset#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -76,15 +76,10 @@ func (x *ServerRequestPasswordResetInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.requestPasswordReset#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerRequestPasswordResetInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerRequestPasswordResetInput) ValidateLex(path string) error {
 	return nil
 }

@@ -41,7 +41,7 @@ func (x *ServerReserveSigningKeyInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("did")
 		e.String(*x.DID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -55,7 +55,7 @@ func (x *ServerReserveSigningKeyInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.reserveSigningKey#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.reserveSigningKey#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = lex.Ptr(d.String())
@@ -78,15 +78,10 @@ func (x *ServerReserveSigningKeyInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.reserveSigningKey#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerReserveSigningKeyInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerReserveSigningKeyInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -132,7 +127,7 @@ func (x *ServerReserveSigningKeyOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.reserveSigningKey#output.schema", typed)
 	e.Field("signingKey")
 	e.String(x.SigningKey)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "signingKey\x00")
 	e.EndObject()
 }
 
@@ -146,7 +141,7 @@ func (x *ServerReserveSigningKeyOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.reserveSigningKey#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.reserveSigningKey#output.schema")
 		case "signingKey":
 			if !d.Null() {
 				x.SigningKey = d.String()
@@ -169,15 +164,10 @@ func (x *ServerReserveSigningKeyOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.reserveSigningKey#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerReserveSigningKeyOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerReserveSigningKeyOutput) ValidateLex(path string) error {
 	return nil
 }

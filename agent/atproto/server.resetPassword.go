@@ -42,7 +42,7 @@ func (x *ServerResetPasswordInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Token)
 	e.Field("password")
 	e.String(x.Password)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "token\x00password\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *ServerResetPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.resetPassword#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.resetPassword#input.schema")
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()
@@ -83,14 +83,10 @@ func (x *ServerResetPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.resetPassword#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerResetPasswordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.resetPassword#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerResetPasswordInput) ValidateLex(path string) error {
 	return nil
 }

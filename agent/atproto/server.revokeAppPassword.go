@@ -39,7 +39,7 @@ func (x *ServerRevokeAppPasswordInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.server.revokeAppPassword#input.schema", typed)
 	e.Field("name")
 	e.String(x.Name)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ServerRevokeAppPasswordInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.revokeAppPassword#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.revokeAppPassword#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -76,15 +76,10 @@ func (x *ServerRevokeAppPasswordInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.server.revokeAppPassword#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ServerRevokeAppPasswordInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerRevokeAppPasswordInput) ValidateLex(path string) error {
 	return nil
 }

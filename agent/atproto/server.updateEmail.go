@@ -50,7 +50,7 @@ func (x *ServerUpdateEmailInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("token")
 		e.String(*x.Token)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00emailAuthFactor\x00token\x00")
 	e.EndObject()
 }
 
@@ -64,7 +64,7 @@ func (x *ServerUpdateEmailInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.server.updateEmail#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.server.updateEmail#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -95,14 +95,10 @@ func (x *ServerUpdateEmailInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.server.updateEmail#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerUpdateEmailInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.server.updateEmail#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerUpdateEmailInput) ValidateLex(path string) error {
 	return nil
 }

@@ -49,7 +49,7 @@ func (x *SyncGetHeadOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.sync.getHead#output.schema", typed)
 	e.Field("root")
 	e.String(x.Root)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "root\x00")
 	e.EndObject()
 }
 
@@ -63,7 +63,7 @@ func (x *SyncGetHeadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.getHead#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.getHead#output.schema")
 		case "root":
 			if !d.Null() {
 				x.Root = d.String()
@@ -86,14 +86,10 @@ func (x *SyncGetHeadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.getHead#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncGetHeadOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.getHead#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncGetHeadOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

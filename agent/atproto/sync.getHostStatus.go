@@ -68,7 +68,7 @@ func (x *SyncGetHostStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "hostname\x00seq\x00accountCount\x00status\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *SyncGetHostStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.getHostStatus#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.getHostStatus#output.schema")
 		case "hostname":
 			if !d.Null() {
 				x.Hostname = d.String()
@@ -117,14 +117,10 @@ func (x *SyncGetHostStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.getHostStatus#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncGetHostStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.getHostStatus#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncGetHostStatusOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -54,7 +54,7 @@ func (x *SyncGetLatestCommitOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CID)
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00rev\x00")
 	e.EndObject()
 }
 
@@ -68,7 +68,7 @@ func (x *SyncGetLatestCommitOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.getLatestCommit#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.getLatestCommit#output.schema")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -95,15 +95,10 @@ func (x *SyncGetLatestCommitOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.sync.getLatestCommit#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SyncGetLatestCommitOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncGetLatestCommitOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -90,7 +90,7 @@ func (x *SyncGetRepoStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("rev")
 		e.String(*x.Rev)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00active\x00status\x00rev\x00")
 	e.EndObject()
 }
 
@@ -104,7 +104,7 @@ func (x *SyncGetRepoStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.getRepoStatus#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.getRepoStatus#output.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -139,14 +139,10 @@ func (x *SyncGetRepoStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.getRepoStatus#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncGetRepoStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.getRepoStatus#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncGetRepoStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -75,7 +75,7 @@ func (x *SyncListBlobsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00cids\x00")
 	e.EndObject()
 }
 
@@ -89,7 +89,7 @@ func (x *SyncListBlobsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listBlobs#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listBlobs#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -122,14 +122,10 @@ func (x *SyncListBlobsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listBlobs#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListBlobsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listBlobs#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncListBlobsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -71,7 +71,7 @@ func (x *SyncListHostsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00hosts\x00")
 	e.EndObject()
 }
 
@@ -85,7 +85,7 @@ func (x *SyncListHostsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listHosts#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listHosts#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -120,14 +120,10 @@ func (x *SyncListHostsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listHosts#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListHostsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listHosts#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncListHostsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -233,7 +229,7 @@ func (x *SyncListHostsHost) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "hostname\x00seq\x00accountCount\x00status\x00")
 	e.EndObject()
 }
 
@@ -247,7 +243,7 @@ func (x *SyncListHostsHost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listHosts#host"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listHosts#host")
 		case "hostname":
 			if !d.Null() {
 				x.Hostname = d.String()
@@ -282,14 +278,10 @@ func (x *SyncListHostsHost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listHosts#host (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListHostsHost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listHosts#host (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SyncListHostsHost) ValidateLex(path string) error {
 	return nil
 }

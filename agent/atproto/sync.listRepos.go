@@ -70,7 +70,7 @@ func (x *SyncListReposOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00repos\x00")
 	e.EndObject()
 }
 
@@ -84,7 +84,7 @@ func (x *SyncListReposOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listRepos#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listRepos#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -119,14 +119,10 @@ func (x *SyncListReposOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listRepos#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListReposOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listRepos#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncListReposOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -259,7 +255,7 @@ func (x *SyncListReposRepo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00head\x00rev\x00active\x00status\x00")
 	e.EndObject()
 }
 
@@ -273,7 +269,7 @@ func (x *SyncListReposRepo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listRepos#repo"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listRepos#repo")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -312,14 +308,10 @@ func (x *SyncListReposRepo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listRepos#repo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListReposRepo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listRepos#repo (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SyncListReposRepo) ValidateLex(path string) error {
 	if x == nil {
 		return nil

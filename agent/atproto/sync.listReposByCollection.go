@@ -73,7 +73,7 @@ func (x *SyncListReposByCollectionOutput) EncodeLex(e *lex.Encoder, typed bool) 
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00repos\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *SyncListReposByCollectionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listReposByCollection#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listReposByCollection#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -122,15 +122,10 @@ func (x *SyncListReposByCollectionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.sync.listReposByCollection#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SyncListReposByCollectionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncListReposByCollectionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -220,7 +215,7 @@ func (x *SyncListReposByCollectionRepo) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.sync.listReposByCollection#repo", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -234,7 +229,7 @@ func (x *SyncListReposByCollectionRepo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.listReposByCollection#repo"))
+			x.Extra.DecodeType(d, "com.atproto.sync.listReposByCollection#repo")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -257,14 +252,10 @@ func (x *SyncListReposByCollectionRepo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.listReposByCollection#repo
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncListReposByCollectionRepo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.listReposByCollection#repo (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncListReposByCollectionRepo) ValidateLex(path string) error {
 	if x == nil {
 		return nil

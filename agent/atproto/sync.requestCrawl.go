@@ -38,7 +38,7 @@ func (x *SyncRequestCrawlInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.sync.requestCrawl#input.schema", typed)
 	e.Field("hostname")
 	e.String(x.Hostname)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "hostname\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *SyncRequestCrawlInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.requestCrawl#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.sync.requestCrawl#input.schema")
 		case "hostname":
 			if !d.Null() {
 				x.Hostname = d.String()
@@ -75,14 +75,10 @@ func (x *SyncRequestCrawlInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.requestCrawl#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncRequestCrawlInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.requestCrawl#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncRequestCrawlInput) ValidateLex(path string) error {
 	return nil
 }

@@ -202,7 +202,7 @@ func (x *SyncSubscribeReposCommit) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("time")
 	e.String(x.Time)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seq\x00rebase\x00tooBig\x00repo\x00commit\x00rev\x00since\x00blocks\x00ops\x00blobs\x00prevData\x00time\x00")
 	e.EndObject()
 }
 
@@ -216,7 +216,7 @@ func (x *SyncSubscribeReposCommit) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#commit"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#commit")
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -310,14 +310,10 @@ func (x *SyncSubscribeReposCommit) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#commit
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposCommit) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#commit (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposCommit) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -481,7 +477,7 @@ func (x *SyncSubscribeReposSync) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("time")
 	e.String(x.Time)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seq\x00did\x00blocks\x00rev\x00time\x00")
 	e.EndObject()
 }
 
@@ -495,7 +491,7 @@ func (x *SyncSubscribeReposSync) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#sync"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#sync")
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -536,14 +532,10 @@ func (x *SyncSubscribeReposSync) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#sync
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposSync) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#sync (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposSync) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -640,7 +632,7 @@ func (x *SyncSubscribeReposIdentity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("handle")
 		e.String(*x.Handle)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seq\x00did\x00time\x00handle\x00")
 	e.EndObject()
 }
 
@@ -654,7 +646,7 @@ func (x *SyncSubscribeReposIdentity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#identity"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#identity")
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -689,14 +681,10 @@ func (x *SyncSubscribeReposIdentity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#identity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposIdentity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#identity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposIdentity) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -811,7 +799,7 @@ func (x *SyncSubscribeReposAccount) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seq\x00did\x00time\x00active\x00status\x00")
 	e.EndObject()
 }
 
@@ -825,7 +813,7 @@ func (x *SyncSubscribeReposAccount) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#account"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#account")
 		case "seq":
 			if !d.Null() {
 				x.Seq = d.Int()
@@ -864,14 +852,10 @@ func (x *SyncSubscribeReposAccount) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#account
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposAccount) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#account (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposAccount) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -962,7 +946,7 @@ func (x *SyncSubscribeReposInfo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		e.String(*x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00message\x00")
 	e.EndObject()
 }
 
@@ -976,7 +960,7 @@ func (x *SyncSubscribeReposInfo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#info"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#info")
 		case "name":
 			if !d.Null() {
 				x.Name = SyncSubscribeReposInfo_Name(d.String())
@@ -1003,14 +987,10 @@ func (x *SyncSubscribeReposInfo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#info
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposInfo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#info (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposInfo) ValidateLex(path string) error {
 	return nil
 }
@@ -1091,7 +1071,7 @@ func (x *SyncSubscribeReposRepoOp) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("prev")
 		x.Prev.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "action\x00path\x00cid\x00prev\x00")
 	e.EndObject()
 }
 
@@ -1105,7 +1085,7 @@ func (x *SyncSubscribeReposRepoOp) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.sync.subscribeRepos#repoOp"))
+			x.Extra.DecodeType(d, "com.atproto.sync.subscribeRepos#repoOp")
 		case "action":
 			if !d.Null() {
 				x.Action = SyncSubscribeReposRepoOp_Action(d.String())
@@ -1149,14 +1129,10 @@ func (x *SyncSubscribeReposRepoOp) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.sync.subscribeRepos#repoOp
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SyncSubscribeReposRepoOp) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.sync.subscribeRepos#repoOp (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SyncSubscribeReposRepoOp) ValidateLex(path string) error {
 	return nil
 }

@@ -39,7 +39,7 @@ func (x *TempAddReservedHandleInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.temp.addReservedHandle#input.schema", typed)
 	e.Field("handle")
 	e.String(x.Handle)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *TempAddReservedHandleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.addReservedHandle#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.addReservedHandle#input.schema")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -76,15 +76,10 @@ func (x *TempAddReservedHandleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.addReservedHandle#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempAddReservedHandleInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempAddReservedHandleInput) ValidateLex(path string) error {
 	return nil
 }
@@ -119,7 +114,7 @@ func (x *TempAddReservedHandleOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "com.atproto.temp.addReservedHandle#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -133,7 +128,7 @@ func (x *TempAddReservedHandleOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.addReservedHandle#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.addReservedHandle#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -152,15 +147,10 @@ func (x *TempAddReservedHandleOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.addReservedHandle#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempAddReservedHandleOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempAddReservedHandleOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -91,7 +91,7 @@ func (x *TempCheckHandleAvailabilityOutput) EncodeLex(e *lex.Encoder, typed bool
 		e.Field("result")
 		lex.EncodeObject(e, x.Result)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00result\x00")
 	e.EndObject()
 }
 
@@ -105,7 +105,7 @@ func (x *TempCheckHandleAvailabilityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.checkHandleAvailability#output.schema")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -132,15 +132,10 @@ func (x *TempCheckHandleAvailabilityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.checkHandleAvailability#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempCheckHandleAvailabilityOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempCheckHandleAvailabilityOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -225,7 +220,7 @@ func (x *TempCheckHandleAvailabilityResultAvailable) EncodeLex(e *lex.Encoder, t
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "com.atproto.temp.checkHandleAvailability#resultAvailable", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -239,7 +234,7 @@ func (x *TempCheckHandleAvailabilityResultAvailable) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#resultAvailable"))
+			x.Extra.DecodeType(d, "com.atproto.temp.checkHandleAvailability#resultAvailable")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -258,15 +253,10 @@ func (x *TempCheckHandleAvailabilityResultAvailable) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.checkHandleAvailability#resultAvailable (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempCheckHandleAvailabilityResultAvailable) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempCheckHandleAvailabilityResultAvailable) ValidateLex(path string) error {
 	return nil
 }
@@ -302,7 +292,7 @@ func (x *TempCheckHandleAvailabilityResultUnavailable) EncodeLex(e *lex.Encoder,
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "suggestions\x00")
 	e.EndObject()
 }
 
@@ -316,7 +306,7 @@ func (x *TempCheckHandleAvailabilityResultUnavailable) DecodeLex(d *lex.Decoder)
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#resultUnavailable"))
+			x.Extra.DecodeType(d, "com.atproto.temp.checkHandleAvailability#resultUnavailable")
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*TempCheckHandleAvailabilitySuggestion{}
@@ -347,15 +337,10 @@ func (x *TempCheckHandleAvailabilityResultUnavailable) UnmarshalJSON(b []byte) e
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.checkHandleAvailability#resultUnavailable (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempCheckHandleAvailabilityResultUnavailable) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempCheckHandleAvailabilityResultUnavailable) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -406,7 +391,7 @@ func (x *TempCheckHandleAvailabilitySuggestion) EncodeLex(e *lex.Encoder, typed 
 	e.String(x.Handle)
 	e.Field("method")
 	e.String(x.Method)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00method\x00")
 	e.EndObject()
 }
 
@@ -420,7 +405,7 @@ func (x *TempCheckHandleAvailabilitySuggestion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkHandleAvailability#suggestion"))
+			x.Extra.DecodeType(d, "com.atproto.temp.checkHandleAvailability#suggestion")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -447,15 +432,10 @@ func (x *TempCheckHandleAvailabilitySuggestion) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.checkHandleAvailability#suggestion (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempCheckHandleAvailabilitySuggestion) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempCheckHandleAvailabilitySuggestion) ValidateLex(path string) error {
 	if x == nil {
 		return nil

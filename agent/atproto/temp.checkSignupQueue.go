@@ -61,7 +61,7 @@ func (x *TempCheckSignupQueueOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("estimatedTimeMs")
 		e.Int(*x.EstimatedTimeMs)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activated\x00placeInQueue\x00estimatedTimeMs\x00")
 	e.EndObject()
 }
 
@@ -75,7 +75,7 @@ func (x *TempCheckSignupQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.checkSignupQueue#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.checkSignupQueue#output.schema")
 		case "activated":
 			if !d.Null() {
 				x.Activated = d.Bool()
@@ -106,15 +106,10 @@ func (x *TempCheckSignupQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.checkSignupQueue#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempCheckSignupQueueOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempCheckSignupQueueOutput) ValidateLex(path string) error {
 	return nil
 }

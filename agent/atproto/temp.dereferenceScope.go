@@ -51,7 +51,7 @@ func (x *TempDereferenceScopeOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "com.atproto.temp.dereferenceScope#output.schema", typed)
 	e.Field("scope")
 	e.String(x.Scope)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "scope\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *TempDereferenceScopeOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.dereferenceScope#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.dereferenceScope#output.schema")
 		case "scope":
 			if !d.Null() {
 				x.Scope = d.String()
@@ -88,15 +88,10 @@ func (x *TempDereferenceScopeOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.dereferenceScope#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempDereferenceScopeOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempDereferenceScopeOutput) ValidateLex(path string) error {
 	return nil
 }

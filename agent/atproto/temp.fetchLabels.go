@@ -64,7 +64,7 @@ func (x *TempFetchLabelsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "labels\x00")
 	e.EndObject()
 }
 
@@ -78,7 +78,7 @@ func (x *TempFetchLabelsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.fetchLabels#output.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.fetchLabels#output.schema")
 		case "labels":
 			if !d.Null() {
 				v2 := []*LabelDefsLabel{}
@@ -109,14 +109,10 @@ func (x *TempFetchLabelsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.atproto.temp.fetchLabels#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *TempFetchLabelsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.atproto.temp.fetchLabels#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempFetchLabelsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *TempRequestPhoneVerificationInput) EncodeLex(e *lex.Encoder, typed bool
 	x.Extra.EncodeType(e, "com.atproto.temp.requestPhoneVerification#input.schema", typed)
 	e.Field("phoneNumber")
 	e.String(x.PhoneNumber)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "phoneNumber\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *TempRequestPhoneVerificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.requestPhoneVerification#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.requestPhoneVerification#input.schema")
 		case "phoneNumber":
 			if !d.Null() {
 				x.PhoneNumber = d.String()
@@ -76,15 +76,10 @@ func (x *TempRequestPhoneVerificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.requestPhoneVerification#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempRequestPhoneVerificationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempRequestPhoneVerificationInput) ValidateLex(path string) error {
 	return nil
 }

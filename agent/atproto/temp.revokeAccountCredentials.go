@@ -39,7 +39,7 @@ func (x *TempRevokeAccountCredentialsInput) EncodeLex(e *lex.Encoder, typed bool
 	x.Extra.EncodeType(e, "com.atproto.temp.revokeAccountCredentials#input.schema", typed)
 	e.Field("account")
 	e.String(x.Account)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "account\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *TempRevokeAccountCredentialsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.atproto.temp.revokeAccountCredentials#input.schema"))
+			x.Extra.DecodeType(d, "com.atproto.temp.revokeAccountCredentials#input.schema")
 		case "account":
 			if !d.Null() {
 				x.Account = d.String()
@@ -76,15 +76,10 @@ func (x *TempRevokeAccountCredentialsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // com.atproto.temp.revokeAccountCredentials#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *TempRevokeAccountCredentialsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *TempRevokeAccountCredentialsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -95,7 +95,7 @@ func (x *ActorDefsProfileViewBasic) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("debug")
 		lex.EncodeObject(e, x.Debug)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00displayName\x00pronouns\x00avatar\x00associated\x00viewer\x00labels\x00createdAt\x00verification\x00status\x00debug\x00")
 	e.EndObject()
 }
 
@@ -109,7 +109,7 @@ func (x *ActorDefsProfileViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileViewBasic"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileViewBasic")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -192,14 +192,10 @@ func (x *ActorDefsProfileViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileViewBasic
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileViewBasic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileViewBasic (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileViewBasic) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -425,7 +421,7 @@ func (x *ActorDefsProfileView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("debug")
 		lex.EncodeObject(e, x.Debug)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00displayName\x00pronouns\x00description\x00avatar\x00associated\x00indexedAt\x00createdAt\x00viewer\x00labels\x00verification\x00status\x00debug\x00")
 	e.EndObject()
 }
 
@@ -439,7 +435,7 @@ func (x *ActorDefsProfileView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileView"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileView")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -530,14 +526,10 @@ func (x *ActorDefsProfileView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -825,7 +817,7 @@ func (x *ActorDefsProfileViewDetailed) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("debug")
 		lex.EncodeObject(e, x.Debug)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00displayName\x00description\x00pronouns\x00website\x00avatar\x00banner\x00followersCount\x00followsCount\x00postsCount\x00associated\x00joinedViaStarterPack\x00indexedAt\x00createdAt\x00viewer\x00labels\x00pinnedPost\x00verification\x00status\x00debug\x00")
 	e.EndObject()
 }
 
@@ -839,7 +831,7 @@ func (x *ActorDefsProfileViewDetailed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileViewDetailed"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileViewDetailed")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -962,14 +954,10 @@ func (x *ActorDefsProfileViewDetailed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileViewDetailed
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileViewDetailed) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileViewDetailed (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileViewDetailed) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1241,7 +1229,7 @@ func (x *ActorDefsProfileAssociated) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("germ")
 		x.Germ.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lists\x00feedgens\x00starterPacks\x00labeler\x00chat\x00activitySubscription\x00germ\x00")
 	e.EndObject()
 }
 
@@ -1255,7 +1243,7 @@ func (x *ActorDefsProfileAssociated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociated"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileAssociated")
 		case "lists":
 			if !d.Null() {
 				x.Lists = lex.Ptr(d.Int())
@@ -1308,14 +1296,10 @@ func (x *ActorDefsProfileAssociated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociated
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileAssociated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileAssociated (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileAssociated) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1441,7 +1425,7 @@ func (x *ActorDefsProfileAssociatedChat) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("allowGroupInvites")
 		e.String(string(*x.AllowGroupInvites))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "allowIncoming\x00allowGroupInvites\x00")
 	e.EndObject()
 }
 
@@ -1455,7 +1439,7 @@ func (x *ActorDefsProfileAssociatedChat) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedChat"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileAssociatedChat")
 		case "allowIncoming":
 			if !d.Null() {
 				x.AllowIncoming = ActorDefsProfileAssociatedChat_AllowIncoming(d.String())
@@ -1482,14 +1466,10 @@ func (x *ActorDefsProfileAssociatedChat) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociatedChat
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileAssociatedChat) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileAssociatedChat (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileAssociatedChat) ValidateLex(path string) error {
 	return nil
 }
@@ -1551,7 +1531,7 @@ func (x *ActorDefsProfileAssociatedGerm) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.MessageMeURL)
 	e.Field("showButtonTo")
 	e.String(string(x.ShowButtonTo))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "messageMeUrl\x00showButtonTo\x00")
 	e.EndObject()
 }
 
@@ -1565,7 +1545,7 @@ func (x *ActorDefsProfileAssociatedGerm) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedGerm"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileAssociatedGerm")
 		case "messageMeUrl":
 			if !d.Null() {
 				x.MessageMeURL = d.String()
@@ -1592,14 +1572,10 @@ func (x *ActorDefsProfileAssociatedGerm) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#profileAssociatedGerm
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileAssociatedGerm) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#profileAssociatedGerm (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileAssociatedGerm) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1666,7 +1642,7 @@ func (x *ActorDefsProfileAssociatedActivitySubscription) EncodeLex(e *lex.Encode
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#profileAssociatedActivitySubscription", typed)
 	e.Field("allowSubscriptions")
 	e.String(string(x.AllowSubscriptions))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "allowSubscriptions\x00")
 	e.EndObject()
 }
 
@@ -1680,7 +1656,7 @@ func (x *ActorDefsProfileAssociatedActivitySubscription) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#profileAssociatedActivitySubscription"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#profileAssociatedActivitySubscription")
 		case "allowSubscriptions":
 			if !d.Null() {
 				x.AllowSubscriptions = ActorDefsProfileAssociatedActivitySubscription_AllowSubscriptions(d.String())
@@ -1703,15 +1679,10 @@ func (x *ActorDefsProfileAssociatedActivitySubscription) UnmarshalJSON(b []byte)
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.actor.defs#profileAssociatedActivitySubscription (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileAssociatedActivitySubscription) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileAssociatedActivitySubscription) ValidateLex(path string) error {
 	return nil
 }
@@ -1797,7 +1768,7 @@ func (x *ActorDefsViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("activitySubscription")
 		x.ActivitySubscription.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "muted\x00mutedByList\x00blockedBy\x00blocking\x00blockingByList\x00following\x00followedBy\x00knownFollowers\x00activitySubscription\x00")
 	e.EndObject()
 }
 
@@ -1811,7 +1782,7 @@ func (x *ActorDefsViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#viewerState"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#viewerState")
 		case "muted":
 			if !d.Null() {
 				x.Muted = lex.Ptr(d.Bool())
@@ -1874,14 +1845,10 @@ func (x *ActorDefsViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#viewerState (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#viewerState (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2009,7 +1976,7 @@ func (x *ActorDefsKnownFollowers) EncodeLex(e *lex.Encoder, typed bool) {
 		v37.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "count\x00followers\x00")
 	e.EndObject()
 }
 
@@ -2023,7 +1990,7 @@ func (x *ActorDefsKnownFollowers) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#knownFollowers"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#knownFollowers")
 		case "count":
 			if !d.Null() {
 				x.Count = d.Int()
@@ -2058,14 +2025,10 @@ func (x *ActorDefsKnownFollowers) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#knownFollowers (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsKnownFollowers) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#knownFollowers (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsKnownFollowers) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2163,7 +2126,7 @@ func (x *ActorDefsVerificationState) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(string(x.VerifiedStatus))
 	e.Field("trustedVerifierStatus")
 	e.String(string(x.TrustedVerifierStatus))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "verifications\x00verifiedStatus\x00trustedVerifierStatus\x00")
 	e.EndObject()
 }
 
@@ -2177,7 +2140,7 @@ func (x *ActorDefsVerificationState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationState"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#verificationState")
 		case "verifications":
 			if !d.Null() {
 				v43 := []*ActorDefsVerificationView{}
@@ -2216,14 +2179,10 @@ func (x *ActorDefsVerificationState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#verificationState
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsVerificationState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#verificationState (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsVerificationState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2309,7 +2268,7 @@ func (x *ActorDefsVerificationView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Bool(x.IsValid)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "issuer\x00issuerDisplayName\x00issuerHandle\x00uri\x00isValid\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -2323,7 +2282,7 @@ func (x *ActorDefsVerificationView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationView"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#verificationView")
 		case "issuer":
 			if !d.Null() {
 				x.Issuer = d.String()
@@ -2366,14 +2325,10 @@ func (x *ActorDefsVerificationView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#verificationView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsVerificationView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#verificationView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsVerificationView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2562,7 +2517,7 @@ func (x *ActorDefsAdultContentPref) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#adultContentPref", typed)
 	e.Field("enabled")
 	e.Bool(x.Enabled)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "enabled\x00")
 	e.EndObject()
 }
 
@@ -2576,7 +2531,7 @@ func (x *ActorDefsAdultContentPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#adultContentPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#adultContentPref")
 		case "enabled":
 			if !d.Null() {
 				x.Enabled = d.Bool()
@@ -2599,14 +2554,10 @@ func (x *ActorDefsAdultContentPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#adultContentPref
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsAdultContentPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#adultContentPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsAdultContentPref) ValidateLex(path string) error {
 	return nil
 }
@@ -2670,7 +2621,7 @@ func (x *ActorDefsContentLabelPref) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Label)
 	e.Field("visibility")
 	e.String(string(x.Visibility))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "labelerDid\x00label\x00visibility\x00")
 	e.EndObject()
 }
 
@@ -2684,7 +2635,7 @@ func (x *ActorDefsContentLabelPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#contentLabelPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#contentLabelPref")
 		case "labelerDid":
 			if !d.Null() {
 				x.LabelerDID = lex.Ptr(d.String())
@@ -2715,14 +2666,10 @@ func (x *ActorDefsContentLabelPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#contentLabelPref
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsContentLabelPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#contentLabelPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsContentLabelPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2809,7 +2756,7 @@ func (x *ActorDefsSavedFeed) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Value)
 	e.Field("pinned")
 	e.Bool(x.Pinned)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00type\x00value\x00pinned\x00")
 	e.EndObject()
 }
 
@@ -2823,7 +2770,7 @@ func (x *ActorDefsSavedFeed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeed"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#savedFeed")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -2858,14 +2805,10 @@ func (x *ActorDefsSavedFeed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#savedFeed (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsSavedFeed) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#savedFeed (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsSavedFeed) ValidateLex(path string) error {
 	return nil
 }
@@ -2931,7 +2874,7 @@ func (x *ActorDefsSavedFeedsPrefV2) EncodeLex(e *lex.Encoder, typed bool) {
 		v51.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -2945,7 +2888,7 @@ func (x *ActorDefsSavedFeedsPrefV2) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeedsPrefV2"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#savedFeedsPrefV2")
 		case "items":
 			if !d.Null() {
 				v52 := []*ActorDefsSavedFeed{}
@@ -2976,14 +2919,10 @@ func (x *ActorDefsSavedFeedsPrefV2) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#savedFeedsPrefV2
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsSavedFeedsPrefV2) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#savedFeedsPrefV2 (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsSavedFeedsPrefV2) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3045,7 +2984,7 @@ func (x *ActorDefsSavedFeedsPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("timelineIndex")
 		e.Int(*x.TimelineIndex)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "pinned\x00saved\x00timelineIndex\x00")
 	e.EndObject()
 }
 
@@ -3059,7 +2998,7 @@ func (x *ActorDefsSavedFeedsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#savedFeedsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#savedFeedsPref")
 		case "pinned":
 			if !d.Null() {
 				v58 := []string{}
@@ -3102,14 +3041,10 @@ func (x *ActorDefsSavedFeedsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#savedFeedsPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsSavedFeedsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#savedFeedsPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsSavedFeedsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3175,7 +3110,7 @@ func (x *ActorDefsPersonalDetailsPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("birthDate")
 		e.String(*x.BirthDate)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "birthDate\x00")
 	e.EndObject()
 }
 
@@ -3189,7 +3124,7 @@ func (x *ActorDefsPersonalDetailsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#personalDetailsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#personalDetailsPref")
 		case "birthDate":
 			if !d.Null() {
 				x.BirthDate = lex.Ptr(d.String())
@@ -3212,14 +3147,10 @@ func (x *ActorDefsPersonalDetailsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#personalDetailsPref
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsPersonalDetailsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#personalDetailsPref (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsPersonalDetailsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3280,7 +3211,7 @@ func (x *ActorDefsDeclaredAgePref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isOverAge18")
 		e.Bool(*x.IsOverAge18)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "isOverAge13\x00isOverAge16\x00isOverAge18\x00")
 	e.EndObject()
 }
 
@@ -3294,7 +3225,7 @@ func (x *ActorDefsDeclaredAgePref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#declaredAgePref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#declaredAgePref")
 		case "isOverAge13":
 			if !d.Null() {
 				x.IsOverAge13 = lex.Ptr(d.Bool())
@@ -3325,14 +3256,10 @@ func (x *ActorDefsDeclaredAgePref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#declaredAgePref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsDeclaredAgePref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#declaredAgePref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsDeclaredAgePref) ValidateLex(path string) error {
 	return nil
 }
@@ -3416,7 +3343,7 @@ func (x *ActorDefsFeedViewPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("hideQuotePosts")
 		e.Bool(*x.HideQuotePosts)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "feed\x00hideReplies\x00hideRepliesByUnfollowed\x00hideRepliesByLikeCount\x00hideReposts\x00hideQuotePosts\x00")
 	e.EndObject()
 }
 
@@ -3430,7 +3357,7 @@ func (x *ActorDefsFeedViewPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#feedViewPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#feedViewPref")
 		case "feed":
 			if !d.Null() {
 				x.Feed = d.String()
@@ -3473,14 +3400,10 @@ func (x *ActorDefsFeedViewPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#feedViewPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsFeedViewPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#feedViewPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsFeedViewPref) ValidateLex(path string) error {
 	return nil
 }
@@ -3578,7 +3501,7 @@ func (x *ActorDefsThreadViewPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("sort")
 		e.String(string(*x.Sort))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "sort\x00")
 	e.EndObject()
 }
 
@@ -3592,7 +3515,7 @@ func (x *ActorDefsThreadViewPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#threadViewPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#threadViewPref")
 		case "sort":
 			if !d.Null() {
 				x.Sort = lex.Ptr(ActorDefsThreadViewPref_Sort(d.String()))
@@ -3615,14 +3538,10 @@ func (x *ActorDefsThreadViewPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#threadViewPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsThreadViewPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#threadViewPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsThreadViewPref) ValidateLex(path string) error {
 	return nil
 }
@@ -3665,7 +3584,7 @@ func (x *ActorDefsInterestsPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v64)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "tags\x00")
 	e.EndObject()
 }
 
@@ -3679,7 +3598,7 @@ func (x *ActorDefsInterestsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#interestsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#interestsPref")
 		case "tags":
 			if !d.Null() {
 				v65 := []string{}
@@ -3708,14 +3627,10 @@ func (x *ActorDefsInterestsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#interestsPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsInterestsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#interestsPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsInterestsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3817,7 +3732,7 @@ func (x *ActorDefsMutedWord) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("expiresAt")
 		e.String(*x.ExpiresAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00value\x00targets\x00actorTarget\x00expiresAt\x00")
 	e.EndObject()
 }
 
@@ -3831,7 +3746,7 @@ func (x *ActorDefsMutedWord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#mutedWord"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#mutedWord")
 		case "id":
 			if !d.Null() {
 				x.ID = lex.Ptr(d.String())
@@ -3876,14 +3791,10 @@ func (x *ActorDefsMutedWord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#mutedWord (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsMutedWord) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#mutedWord (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsMutedWord) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3974,7 +3885,7 @@ func (x *ActorDefsMutedWordsPref) EncodeLex(e *lex.Encoder, typed bool) {
 		v72.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -3988,7 +3899,7 @@ func (x *ActorDefsMutedWordsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#mutedWordsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#mutedWordsPref")
 		case "items":
 			if !d.Null() {
 				v73 := []*ActorDefsMutedWord{}
@@ -4019,14 +3930,10 @@ func (x *ActorDefsMutedWordsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#mutedWordsPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsMutedWordsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#mutedWordsPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsMutedWordsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4075,7 +3982,7 @@ func (x *ActorDefsHiddenPostsPref) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v77)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -4089,7 +3996,7 @@ func (x *ActorDefsHiddenPostsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#hiddenPostsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#hiddenPostsPref")
 		case "items":
 			if !d.Null() {
 				v78 := []string{}
@@ -4118,14 +4025,10 @@ func (x *ActorDefsHiddenPostsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#hiddenPostsPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsHiddenPostsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#hiddenPostsPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsHiddenPostsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4174,7 +4077,7 @@ func (x *ActorDefsLabelersPref) EncodeLex(e *lex.Encoder, typed bool) {
 		v81.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "labelers\x00")
 	e.EndObject()
 }
 
@@ -4188,7 +4091,7 @@ func (x *ActorDefsLabelersPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#labelersPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#labelersPref")
 		case "labelers":
 			if !d.Null() {
 				v82 := []*ActorDefsLabelerPrefItem{}
@@ -4219,14 +4122,10 @@ func (x *ActorDefsLabelersPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#labelersPref (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsLabelersPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#labelersPref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsLabelersPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4271,7 +4170,7 @@ func (x *ActorDefsLabelerPrefItem) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#labelerPrefItem", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -4285,7 +4184,7 @@ func (x *ActorDefsLabelerPrefItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#labelerPrefItem"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#labelerPrefItem")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -4308,14 +4207,10 @@ func (x *ActorDefsLabelerPrefItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#labelerPrefItem (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsLabelerPrefItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#labelerPrefItem (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsLabelerPrefItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4381,7 +4276,7 @@ func (x *ActorDefsBskyAppStatePref) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activeProgressGuide\x00queuedNudges\x00nuxs\x00")
 	e.EndObject()
 }
 
@@ -4395,7 +4290,7 @@ func (x *ActorDefsBskyAppStatePref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#bskyAppStatePref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#bskyAppStatePref")
 		case "activeProgressGuide":
 			if !d.Null() {
 				v88 := new(ActorDefsBskyAppProgressGuide)
@@ -4442,14 +4337,10 @@ func (x *ActorDefsBskyAppStatePref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#bskyAppStatePref
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsBskyAppStatePref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#bskyAppStatePref (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsBskyAppStatePref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4518,7 +4409,7 @@ func (x *ActorDefsBskyAppProgressGuide) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.actor.defs#bskyAppProgressGuide", typed)
 	e.Field("guide")
 	e.String(x.Guide)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "guide\x00")
 	e.EndObject()
 }
 
@@ -4532,7 +4423,7 @@ func (x *ActorDefsBskyAppProgressGuide) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#bskyAppProgressGuide"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#bskyAppProgressGuide")
 		case "guide":
 			if !d.Null() {
 				x.Guide = d.String()
@@ -4555,14 +4446,10 @@ func (x *ActorDefsBskyAppProgressGuide) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#bskyAppProgressGuide
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsBskyAppProgressGuide) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#bskyAppProgressGuide (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsBskyAppProgressGuide) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4624,7 +4511,7 @@ func (x *ActorDefsNux) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("expiresAt")
 		e.String(*x.ExpiresAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00completed\x00data\x00expiresAt\x00")
 	e.EndObject()
 }
 
@@ -4638,7 +4525,7 @@ func (x *ActorDefsNux) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#nux"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#nux")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -4673,14 +4560,10 @@ func (x *ActorDefsNux) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#nux (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsNux) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#nux (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsNux) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4759,7 +4642,7 @@ func (x *ActorDefsVerificationPrefs) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("hideBadges")
 		e.Bool(*x.HideBadges)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "hideBadges\x00")
 	e.EndObject()
 }
 
@@ -4773,7 +4656,7 @@ func (x *ActorDefsVerificationPrefs) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#verificationPrefs"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#verificationPrefs")
 		case "hideBadges":
 			if !d.Null() {
 				x.HideBadges = lex.Ptr(d.Bool())
@@ -4796,14 +4679,10 @@ func (x *ActorDefsVerificationPrefs) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#verificationPrefs
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsVerificationPrefs) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#verificationPrefs (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsVerificationPrefs) ValidateLex(path string) error {
 	return nil
 }
@@ -4854,7 +4733,7 @@ func (x *ActorDefsLiveEventPreferences) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("hideAllFeeds")
 		e.Bool(*x.HideAllFeeds)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "hiddenFeedIds\x00hideAllFeeds\x00")
 	e.EndObject()
 }
 
@@ -4868,7 +4747,7 @@ func (x *ActorDefsLiveEventPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#liveEventPreferences"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#liveEventPreferences")
 		case "hiddenFeedIds":
 			if !d.Null() {
 				v97 := []string{}
@@ -4901,14 +4780,10 @@ func (x *ActorDefsLiveEventPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#liveEventPreferences
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsLiveEventPreferences) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#liveEventPreferences (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsLiveEventPreferences) ValidateLex(path string) error {
 	return nil
 }
@@ -5024,7 +4899,7 @@ func (x *ActorDefsPostInteractionSettingsPref) EncodeLex(e *lex.Encoder, typed b
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "threadgateAllowRules\x00postgateEmbeddingRules\x00")
 	e.EndObject()
 }
 
@@ -5038,7 +4913,7 @@ func (x *ActorDefsPostInteractionSettingsPref) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#postInteractionSettingsPref"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#postInteractionSettingsPref")
 		case "threadgateAllowRules":
 			if !d.Null() {
 				v102 := []ActorDefsPostInteractionSettingsPref_ThreadgateAllowRules{}
@@ -5077,15 +4952,10 @@ func (x *ActorDefsPostInteractionSettingsPref) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.actor.defs#postInteractionSettingsPref (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsPostInteractionSettingsPref) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsPostInteractionSettingsPref) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5226,7 +5096,7 @@ func (x *ActorDefsStatusView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isDisabled")
 		e.Bool(*x.IsDisabled)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00status\x00record\x00embed\x00labels\x00expiresAt\x00isActive\x00isDisabled\x00")
 	e.EndObject()
 }
 
@@ -5240,7 +5110,7 @@ func (x *ActorDefsStatusView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.defs#statusView"))
+			x.Extra.DecodeType(d, "app.bsky.actor.defs#statusView")
 		case "uri":
 			if !d.Null() {
 				x.URI = lex.Ptr(d.String())
@@ -5303,14 +5173,10 @@ func (x *ActorDefsStatusView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.defs#statusView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsStatusView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.defs#statusView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsStatusView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

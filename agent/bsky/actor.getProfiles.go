@@ -53,7 +53,7 @@ func (x *ActorGetProfilesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "profiles\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *ActorGetProfilesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.getProfiles#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.actor.getProfiles#output.schema")
 		case "profiles":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileViewDetailed{}
@@ -98,14 +98,10 @@ func (x *ActorGetProfilesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.getProfiles#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorGetProfilesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.getProfiles#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorGetProfilesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -84,7 +84,7 @@ func (x *ActorGetSuggestionsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00actors\x00recId\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -98,7 +98,7 @@ func (x *ActorGetSuggestionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.getSuggestions#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.actor.getSuggestions#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -141,14 +141,10 @@ func (x *ActorGetSuggestionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.getSuggestions#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorGetSuggestionsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.getSuggestions#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorGetSuggestionsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

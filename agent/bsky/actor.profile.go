@@ -114,7 +114,7 @@ func (x *ActorProfile) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("createdAt")
 		e.String(*x.CreatedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "displayName\x00description\x00pronouns\x00website\x00avatar\x00banner\x00labels\x00joinedViaStarterPack\x00pinnedPost\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -128,7 +128,7 @@ func (x *ActorProfile) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.profile"))
+			x.Extra.DecodeType(d, "app.bsky.actor.profile")
 		case "displayName":
 			if !d.Null() {
 				x.DisplayName = lex.Ptr(d.String())
@@ -195,14 +195,10 @@ func (x *ActorProfile) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.profile (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorProfile) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.actor.profile
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *ActorProfile) ValidateLex(path string) error {
 	if x == nil {
 		return nil

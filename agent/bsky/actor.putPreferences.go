@@ -40,7 +40,7 @@ func (x *ActorPutPreferencesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("preferences")
 		x.Preferences.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "preferences\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *ActorPutPreferencesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.putPreferences#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.actor.putPreferences#input.schema")
 		case "preferences":
 			if !d.Null() {
 				var v1 ActorDefsPreferences
@@ -79,14 +79,10 @@ func (x *ActorPutPreferencesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.putPreferences#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorPutPreferencesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.actor.putPreferences#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorPutPreferencesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

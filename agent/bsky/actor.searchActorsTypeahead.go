@@ -72,7 +72,7 @@ func (x *ActorSearchActorsTypeaheadOutput) EncodeLex(e *lex.Encoder, typed bool)
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actors\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *ActorSearchActorsTypeaheadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.searchActorsTypeahead#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.actor.searchActorsTypeahead#output.schema")
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileViewBasic{}
@@ -117,15 +117,10 @@ func (x *ActorSearchActorsTypeaheadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.actor.searchActorsTypeahead#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorSearchActorsTypeaheadOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorSearchActorsTypeaheadOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -82,7 +82,7 @@ func (x *ActorStatus) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00embed\x00durationMinutes\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -96,7 +96,7 @@ func (x *ActorStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.actor.status"))
+			x.Extra.DecodeType(d, "app.bsky.actor.status")
 		case "status":
 			if !d.Null() {
 				x.Status = ActorStatus_Status(d.String())
@@ -131,14 +131,10 @@ func (x *ActorStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.actor.status (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ActorStatus) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.actor.status
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *ActorStatus) ValidateLex(path string) error {
 	if x == nil {
 		return nil

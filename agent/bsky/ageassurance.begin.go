@@ -53,7 +53,7 @@ func (x *AgeassuranceBeginInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("regionCode")
 		e.String(*x.RegionCode)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00language\x00countryCode\x00regionCode\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *AgeassuranceBeginInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.begin#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.begin#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -102,14 +102,10 @@ func (x *AgeassuranceBeginInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.begin#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceBeginInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.begin#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceBeginInput) ValidateLex(path string) error {
 	return nil
 }

@@ -73,7 +73,7 @@ func (x *AgeassuranceDefsState) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(string(x.Status))
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lastInitiatedAt\x00status\x00access\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *AgeassuranceDefsState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#state"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#state")
 		case "lastInitiatedAt":
 			if !d.Null() {
 				x.LastInitiatedAt = lex.Ptr(d.String())
@@ -118,14 +118,10 @@ func (x *AgeassuranceDefsState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.defs#state (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.defs#state (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -189,7 +185,7 @@ func (x *AgeassuranceDefsStateMetadata) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("accountCreatedAt")
 		e.String(*x.AccountCreatedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "accountCreatedAt\x00")
 	e.EndObject()
 }
 
@@ -203,7 +199,7 @@ func (x *AgeassuranceDefsStateMetadata) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#stateMetadata"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#stateMetadata")
 		case "accountCreatedAt":
 			if !d.Null() {
 				x.AccountCreatedAt = lex.Ptr(d.String())
@@ -226,14 +222,10 @@ func (x *AgeassuranceDefsStateMetadata) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.defs#stateMetadata
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsStateMetadata) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.defs#stateMetadata (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsStateMetadata) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -282,7 +274,7 @@ func (x *AgeassuranceDefsConfig) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "regions\x00")
 	e.EndObject()
 }
 
@@ -296,7 +288,7 @@ func (x *AgeassuranceDefsConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#config"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#config")
 		case "regions":
 			if !d.Null() {
 				v2 := []*AgeassuranceDefsConfigRegion{}
@@ -327,14 +319,10 @@ func (x *AgeassuranceDefsConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.defs#config (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfig) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.defs#config (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfig) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -439,7 +427,7 @@ func (x *AgeassuranceDefsConfigRegion) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v6)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "countryCode\x00regionCode\x00minAccessAge\x00rules\x00")
 	e.EndObject()
 }
 
@@ -453,7 +441,7 @@ func (x *AgeassuranceDefsConfigRegion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegion"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegion")
 		case "countryCode":
 			if !d.Null() {
 				x.CountryCode = d.String()
@@ -494,14 +482,10 @@ func (x *AgeassuranceDefsConfigRegion) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.defs#configRegion
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegion) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.defs#configRegion (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegion) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -572,7 +556,7 @@ func (x *AgeassuranceDefsConfigRegionRuleDefault) EncodeLex(e *lex.Encoder, type
 	x.Extra.EncodeType(e, "app.bsky.ageassurance.defs#configRegionRuleDefault", typed)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "access\x00")
 	e.EndObject()
 }
 
@@ -586,7 +570,7 @@ func (x *AgeassuranceDefsConfigRegionRuleDefault) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleDefault"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleDefault")
 		case "access":
 			if !d.Null() {
 				x.Access = AgeassuranceDefsAccess(d.String())
@@ -609,15 +593,10 @@ func (x *AgeassuranceDefsConfigRegionRuleDefault) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleDefault (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleDefault) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleDefault) ValidateLex(path string) error {
 	return nil
 }
@@ -661,7 +640,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) EncodeLex(e *lex.Enc
 	e.Int(x.Age)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "age\x00access\x00")
 	e.EndObject()
 }
 
@@ -675,7 +654,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge")
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -702,15 +681,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfDeclaredOverAge (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredOverAge) ValidateLex(path string) error {
 	return nil
 }
@@ -762,7 +736,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) EncodeLex(e *lex.En
 	e.Int(x.Age)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "age\x00access\x00")
 	e.EndObject()
 }
 
@@ -776,7 +750,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfDeclaredUnderAge"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfDeclaredUnderAge")
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -803,15 +777,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfDeclaredUnderAge (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfDeclaredUnderAge) ValidateLex(path string) error {
 	return nil
 }
@@ -863,7 +832,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) EncodeLex(e *lex.Enco
 	e.Int(x.Age)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "age\x00access\x00")
 	e.EndObject()
 }
 
@@ -877,7 +846,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) DecodeLex(d *lex.Deco
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAssuredOverAge"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfAssuredOverAge")
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -904,15 +873,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) UnmarshalJSON(b []byt
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfAssuredOverAge (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfAssuredOverAge) ValidateLex(path string) error {
 	return nil
 }
@@ -964,7 +928,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) EncodeLex(e *lex.Enc
 	e.Int(x.Age)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "age\x00access\x00")
 	e.EndObject()
 }
 
@@ -978,7 +942,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAssuredUnderAge"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfAssuredUnderAge")
 		case "age":
 			if !d.Null() {
 				x.Age = d.Int()
@@ -1005,15 +969,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfAssuredUnderAge (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfAssuredUnderAge) ValidateLex(path string) error {
 	return nil
 }
@@ -1065,7 +1024,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) EncodeLex(e *lex.En
 	e.String(x.Date)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "date\x00access\x00")
 	e.EndObject()
 }
 
@@ -1079,7 +1038,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan")
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -1106,15 +1065,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfAccountNewerThan (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfAccountNewerThan) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1171,7 +1125,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) EncodeLex(e *lex.En
 	e.String(x.Date)
 	e.Field("access")
 	e.String(string(x.Access))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "date\x00access\x00")
 	e.EndObject()
 }
 
@@ -1185,7 +1139,7 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan")
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -1212,15 +1166,10 @@ func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.ageassurance.defs#configRegionRuleIfAccountOlderThan (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsConfigRegionRuleIfAccountOlderThan) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1360,7 +1309,7 @@ func (x *AgeassuranceDefsEvent) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("completeUa")
 		e.String(*x.CompleteUa)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00attemptId\x00status\x00access\x00countryCode\x00regionCode\x00email\x00initIp\x00initUa\x00completeIp\x00completeUa\x00")
 	e.EndObject()
 }
 
@@ -1374,7 +1323,7 @@ func (x *AgeassuranceDefsEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.defs#event"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.defs#event")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -1437,14 +1386,10 @@ func (x *AgeassuranceDefsEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.defs#event (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceDefsEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.defs#event (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceDefsEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil

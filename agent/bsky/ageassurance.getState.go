@@ -63,7 +63,7 @@ func (x *AgeassuranceGetStateOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("metadata")
 		x.Metadata.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "state\x00metadata\x00")
 	e.EndObject()
 }
 
@@ -77,7 +77,7 @@ func (x *AgeassuranceGetStateOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.ageassurance.getState#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.ageassurance.getState#output.schema")
 		case "state":
 			if !d.Null() {
 				v1 := new(AgeassuranceDefsState)
@@ -108,14 +108,10 @@ func (x *AgeassuranceGetStateOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.ageassurance.getState#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *AgeassuranceGetStateOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.ageassurance.getState#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *AgeassuranceGetStateOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

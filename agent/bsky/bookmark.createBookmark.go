@@ -43,7 +43,7 @@ func (x *BookmarkCreateBookmarkInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.URI)
 	e.Field("cid")
 	e.String(x.CID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *BookmarkCreateBookmarkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.createBookmark#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.bookmark.createBookmark#input.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -84,14 +84,10 @@ func (x *BookmarkCreateBookmarkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.bookmark.createBookmark#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *BookmarkCreateBookmarkInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.bookmark.createBookmark#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *BookmarkCreateBookmarkInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

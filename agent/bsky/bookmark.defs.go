@@ -37,7 +37,7 @@ func (x *BookmarkDefsBookmark) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("subject")
 		x.Subject.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00")
 	e.EndObject()
 }
 
@@ -51,7 +51,7 @@ func (x *BookmarkDefsBookmark) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.defs#bookmark"))
+			x.Extra.DecodeType(d, "app.bsky.bookmark.defs#bookmark")
 		case "subject":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)
@@ -76,14 +76,10 @@ func (x *BookmarkDefsBookmark) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.bookmark.defs#bookmark (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *BookmarkDefsBookmark) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.bookmark.defs#bookmark (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *BookmarkDefsBookmark) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -165,7 +161,7 @@ func (x *BookmarkDefsBookmarkView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("item")
 		lex.EncodeObject(e, x.Item)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00createdAt\x00item\x00")
 	e.EndObject()
 }
 
@@ -179,7 +175,7 @@ func (x *BookmarkDefsBookmarkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.defs#bookmarkView"))
+			x.Extra.DecodeType(d, "app.bsky.bookmark.defs#bookmarkView")
 		case "subject":
 			if !d.Null() {
 				v2 := new(atproto.RepoStrongRef)
@@ -212,14 +208,10 @@ func (x *BookmarkDefsBookmarkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.bookmark.defs#bookmarkView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *BookmarkDefsBookmarkView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.bookmark.defs#bookmarkView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *BookmarkDefsBookmarkView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *BookmarkDeleteBookmarkInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.bookmark.deleteBookmark#input.schema", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *BookmarkDeleteBookmarkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.deleteBookmark#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.bookmark.deleteBookmark#input.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -76,14 +76,10 @@ func (x *BookmarkDeleteBookmarkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.bookmark.deleteBookmark#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *BookmarkDeleteBookmarkInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.bookmark.deleteBookmark#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *BookmarkDeleteBookmarkInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -71,7 +71,7 @@ func (x *BookmarkGetBookmarksOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00bookmarks\x00")
 	e.EndObject()
 }
 
@@ -85,7 +85,7 @@ func (x *BookmarkGetBookmarksOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.bookmark.getBookmarks#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.bookmark.getBookmarks#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -120,14 +120,10 @@ func (x *BookmarkGetBookmarksOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.bookmark.getBookmarks#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *BookmarkGetBookmarksOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.bookmark.getBookmarks#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *BookmarkGetBookmarksOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

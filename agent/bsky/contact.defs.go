@@ -39,7 +39,7 @@ func (x *ContactDefsMatchAndContactIndex) EncodeLex(e *lex.Encoder, typed bool) 
 	}
 	e.Field("contactIndex")
 	e.Int(x.ContactIndex)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "match\x00contactIndex\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ContactDefsMatchAndContactIndex) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#matchAndContactIndex"))
+			x.Extra.DecodeType(d, "app.bsky.contact.defs#matchAndContactIndex")
 		case "match":
 			if !d.Null() {
 				v1 := new(ActorDefsProfileView)
@@ -82,14 +82,10 @@ func (x *ContactDefsMatchAndContactIndex) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.defs#matchAndContactIndex
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactDefsMatchAndContactIndex) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.defs#matchAndContactIndex (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactDefsMatchAndContactIndex) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -153,7 +149,7 @@ func (x *ContactDefsSyncStatus) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.SyncedAt)
 	e.Field("matchesCount")
 	e.Int(x.MatchesCount)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "syncedAt\x00matchesCount\x00")
 	e.EndObject()
 }
 
@@ -167,7 +163,7 @@ func (x *ContactDefsSyncStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#syncStatus"))
+			x.Extra.DecodeType(d, "app.bsky.contact.defs#syncStatus")
 		case "syncedAt":
 			if !d.Null() {
 				x.SyncedAt = d.String()
@@ -194,14 +190,10 @@ func (x *ContactDefsSyncStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.defs#syncStatus (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactDefsSyncStatus) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.defs#syncStatus (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ContactDefsSyncStatus) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -261,7 +253,7 @@ func (x *ContactDefsNotification) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.From)
 	e.Field("to")
 	e.String(x.To)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "from\x00to\x00")
 	e.EndObject()
 }
 
@@ -275,7 +267,7 @@ func (x *ContactDefsNotification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.defs#notification"))
+			x.Extra.DecodeType(d, "app.bsky.contact.defs#notification")
 		case "from":
 			if !d.Null() {
 				x.From = d.String()
@@ -302,14 +294,10 @@ func (x *ContactDefsNotification) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.defs#notification (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactDefsNotification) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.defs#notification (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ContactDefsNotification) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -38,7 +38,7 @@ func (x *ContactDismissMatchInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.contact.dismissMatch#input.schema", typed)
 	e.Field("subject")
 	e.String(x.Subject)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *ContactDismissMatchInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.dismissMatch#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.dismissMatch#input.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -75,14 +75,10 @@ func (x *ContactDismissMatchInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.dismissMatch#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactDismissMatchInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.dismissMatch#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactDismissMatchInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -121,7 +117,7 @@ func (x *ContactDismissMatchOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.contact.dismissMatch#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -135,7 +131,7 @@ func (x *ContactDismissMatchOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.dismissMatch#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.dismissMatch#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -154,14 +150,10 @@ func (x *ContactDismissMatchOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.dismissMatch#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactDismissMatchOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.dismissMatch#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactDismissMatchOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -54,7 +54,7 @@ func (x *ContactGetSyncStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("syncStatus")
 		x.SyncStatus.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "syncStatus\x00")
 	e.EndObject()
 }
 
@@ -68,7 +68,7 @@ func (x *ContactGetSyncStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.getSyncStatus#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.getSyncStatus#output.schema")
 		case "syncStatus":
 			if !d.Null() {
 				v1 := new(ContactDefsSyncStatus)
@@ -93,14 +93,10 @@ func (x *ContactGetSyncStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.getSyncStatus#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactGetSyncStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.getSyncStatus#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactGetSyncStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

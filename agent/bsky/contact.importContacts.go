@@ -49,7 +49,7 @@ func (x *ContactImportContactsInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "token\x00contacts\x00")
 	e.EndObject()
 }
 
@@ -63,7 +63,7 @@ func (x *ContactImportContactsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.importContacts#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.importContacts#input.schema")
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()
@@ -96,14 +96,10 @@ func (x *ContactImportContactsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.importContacts#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactImportContactsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.importContacts#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactImportContactsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -160,7 +156,7 @@ func (x *ContactImportContactsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "matchesAndContactIndexes\x00")
 	e.EndObject()
 }
 
@@ -174,7 +170,7 @@ func (x *ContactImportContactsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.importContacts#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.importContacts#output.schema")
 		case "matchesAndContactIndexes":
 			if !d.Null() {
 				v6 := []*ContactDefsMatchAndContactIndex{}
@@ -205,14 +201,10 @@ func (x *ContactImportContactsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.importContacts#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactImportContactsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.importContacts#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactImportContactsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

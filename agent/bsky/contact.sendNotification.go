@@ -43,7 +43,7 @@ func (x *ContactSendNotificationInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.From)
 	e.Field("to")
 	e.String(x.To)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "from\x00to\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *ContactSendNotificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.sendNotification#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.sendNotification#input.schema")
 		case "from":
 			if !d.Null() {
 				x.From = d.String()
@@ -84,15 +84,10 @@ func (x *ContactSendNotificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.contact.sendNotification#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ContactSendNotificationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactSendNotificationInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -141,7 +136,7 @@ func (x *ContactSendNotificationOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.contact.sendNotification#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -155,7 +150,7 @@ func (x *ContactSendNotificationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.sendNotification#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.sendNotification#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -174,15 +169,10 @@ func (x *ContactSendNotificationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.contact.sendNotification#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ContactSendNotificationOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactSendNotificationOutput) ValidateLex(path string) error {
 	return nil
 }

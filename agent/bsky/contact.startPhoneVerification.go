@@ -39,7 +39,7 @@ func (x *ContactStartPhoneVerificationInput) EncodeLex(e *lex.Encoder, typed boo
 	x.Extra.EncodeType(e, "app.bsky.contact.startPhoneVerification#input.schema", typed)
 	e.Field("phone")
 	e.String(x.Phone)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "phone\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ContactStartPhoneVerificationInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.startPhoneVerification#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.startPhoneVerification#input.schema")
 		case "phone":
 			if !d.Null() {
 				x.Phone = d.String()
@@ -76,15 +76,10 @@ func (x *ContactStartPhoneVerificationInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.contact.startPhoneVerification#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ContactStartPhoneVerificationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactStartPhoneVerificationInput) ValidateLex(path string) error {
 	return nil
 }
@@ -119,7 +114,7 @@ func (x *ContactStartPhoneVerificationOutput) EncodeLex(e *lex.Encoder, typed bo
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.contact.startPhoneVerification#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -133,7 +128,7 @@ func (x *ContactStartPhoneVerificationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.startPhoneVerification#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.startPhoneVerification#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -152,15 +147,10 @@ func (x *ContactStartPhoneVerificationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.contact.startPhoneVerification#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ContactStartPhoneVerificationOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactStartPhoneVerificationOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -44,7 +44,7 @@ func (x *ContactVerifyPhoneInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Phone)
 	e.Field("code")
 	e.String(x.Code)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "phone\x00code\x00")
 	e.EndObject()
 }
 
@@ -58,7 +58,7 @@ func (x *ContactVerifyPhoneInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.verifyPhone#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.verifyPhone#input.schema")
 		case "phone":
 			if !d.Null() {
 				x.Phone = d.String()
@@ -85,14 +85,10 @@ func (x *ContactVerifyPhoneInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.verifyPhone#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactVerifyPhoneInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.verifyPhone#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactVerifyPhoneInput) ValidateLex(path string) error {
 	return nil
 }
@@ -139,7 +135,7 @@ func (x *ContactVerifyPhoneOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.contact.verifyPhone#output.schema", typed)
 	e.Field("token")
 	e.String(x.Token)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "token\x00")
 	e.EndObject()
 }
 
@@ -153,7 +149,7 @@ func (x *ContactVerifyPhoneOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.contact.verifyPhone#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.contact.verifyPhone#output.schema")
 		case "token":
 			if !d.Null() {
 				x.Token = d.String()
@@ -176,14 +172,10 @@ func (x *ContactVerifyPhoneOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.contact.verifyPhone#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ContactVerifyPhoneOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.contact.verifyPhone#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ContactVerifyPhoneOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -40,7 +40,7 @@ func (x *DraftCreateDraftInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("draft")
 		x.Draft.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "draft\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *DraftCreateDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.createDraft#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.draft.createDraft#input.schema")
 		case "draft":
 			if !d.Null() {
 				v1 := new(DraftDefsDraft)
@@ -79,14 +79,10 @@ func (x *DraftCreateDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.createDraft#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftCreateDraftInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.createDraft#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftCreateDraftInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -130,7 +126,7 @@ func (x *DraftCreateDraftOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.draft.createDraft#output.schema", typed)
 	e.Field("id")
 	e.String(x.ID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00")
 	e.EndObject()
 }
 
@@ -144,7 +140,7 @@ func (x *DraftCreateDraftOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.createDraft#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.draft.createDraft#output.schema")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -167,14 +163,10 @@ func (x *DraftCreateDraftOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.createDraft#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftCreateDraftOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.createDraft#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftCreateDraftOutput) ValidateLex(path string) error {
 	return nil
 }

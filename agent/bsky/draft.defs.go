@@ -40,7 +40,7 @@ func (x *DraftDefsDraftWithID) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("draft")
 		x.Draft.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00draft\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *DraftDefsDraftWithID) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftWithId"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftWithId")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -83,14 +83,10 @@ func (x *DraftDefsDraftWithID) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftWithId (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftWithID) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftWithId (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftWithID) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -239,7 +235,7 @@ func (x *DraftDefsDraft) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "deviceId\x00deviceName\x00posts\x00langs\x00postgateEmbeddingRules\x00threadgateAllow\x00")
 	e.EndObject()
 }
 
@@ -253,7 +249,7 @@ func (x *DraftDefsDraft) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draft"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draft")
 		case "deviceId":
 			if !d.Null() {
 				x.DeviceID = lex.Ptr(d.String())
@@ -322,14 +318,10 @@ func (x *DraftDefsDraft) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draft (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraft) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draft (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraft) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -508,7 +500,7 @@ func (x *DraftDefsDraftPost) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "text\x00labels\x00embedImages\x00embedGallery\x00embedVideos\x00embedExternals\x00embedRecords\x00")
 	e.EndObject()
 }
 
@@ -522,7 +514,7 @@ func (x *DraftDefsDraftPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftPost"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftPost")
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -603,14 +595,10 @@ func (x *DraftDefsDraftPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftPost (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -737,7 +725,7 @@ func (x *DraftDefsDraftView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedAt)
 	e.Field("updatedAt")
 	e.String(x.UpdatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00draft\x00createdAt\x00updatedAt\x00")
 	e.EndObject()
 }
 
@@ -751,7 +739,7 @@ func (x *DraftDefsDraftView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftView"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -788,14 +776,10 @@ func (x *DraftDefsDraftView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -867,7 +851,7 @@ func (x *DraftDefsDraftEmbedLocalRef) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.draft.defs#draftEmbedLocalRef", typed)
 	e.Field("path")
 	e.String(x.Path)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "path\x00")
 	e.EndObject()
 }
 
@@ -881,7 +865,7 @@ func (x *DraftDefsDraftEmbedLocalRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedLocalRef"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedLocalRef")
 		case "path":
 			if !d.Null() {
 				x.Path = d.String()
@@ -904,14 +888,10 @@ func (x *DraftDefsDraftEmbedLocalRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedLocalRef
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedLocalRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedLocalRef (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedLocalRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -961,7 +941,7 @@ func (x *DraftDefsDraftEmbedCaption) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Lang)
 	e.Field("content")
 	e.String(x.Content)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lang\x00content\x00")
 	e.EndObject()
 }
 
@@ -975,7 +955,7 @@ func (x *DraftDefsDraftEmbedCaption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedCaption"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedCaption")
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()
@@ -1002,14 +982,10 @@ func (x *DraftDefsDraftEmbedCaption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedCaption
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedCaption) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedCaption (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedCaption) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1063,7 +1039,7 @@ func (x *DraftDefsDraftEmbedGallery) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("items")
 		x.Items.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -1077,7 +1053,7 @@ func (x *DraftDefsDraftEmbedGallery) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedGallery"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedGallery")
 		case "items":
 			if !d.Null() {
 				var v41 DraftDefsDraftEmbedGalleryItems
@@ -1102,14 +1078,10 @@ func (x *DraftDefsDraftEmbedGallery) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedGallery
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedGallery) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedGallery (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedGallery) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1229,7 +1201,7 @@ func (x *DraftDefsDraftEmbedImage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("alt")
 		e.String(*x.Alt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "localRef\x00alt\x00")
 	e.EndObject()
 }
 
@@ -1243,7 +1215,7 @@ func (x *DraftDefsDraftEmbedImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedImage"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedImage")
 		case "localRef":
 			if !d.Null() {
 				v46 := new(DraftDefsDraftEmbedLocalRef)
@@ -1272,14 +1244,10 @@ func (x *DraftDefsDraftEmbedImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedImage (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedImage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedImage (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedImage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1352,7 +1320,7 @@ func (x *DraftDefsDraftEmbedVideo) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "localRef\x00alt\x00captions\x00")
 	e.EndObject()
 }
 
@@ -1366,7 +1334,7 @@ func (x *DraftDefsDraftEmbedVideo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedVideo"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedVideo")
 		case "localRef":
 			if !d.Null() {
 				v48 := new(DraftDefsDraftEmbedLocalRef)
@@ -1407,14 +1375,10 @@ func (x *DraftDefsDraftEmbedVideo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedVideo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedVideo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedVideo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedVideo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1481,7 +1445,7 @@ func (x *DraftDefsDraftEmbedExternal) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.draft.defs#draftEmbedExternal", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -1495,7 +1459,7 @@ func (x *DraftDefsDraftEmbedExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedExternal"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedExternal")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1518,14 +1482,10 @@ func (x *DraftDefsDraftEmbedExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedExternal
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedExternal) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedExternal (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedExternal) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1570,7 +1530,7 @@ func (x *DraftDefsDraftEmbedRecord) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("record")
 		x.Record.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "record\x00")
 	e.EndObject()
 }
 
@@ -1584,7 +1544,7 @@ func (x *DraftDefsDraftEmbedRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.defs#draftEmbedRecord"))
+			x.Extra.DecodeType(d, "app.bsky.draft.defs#draftEmbedRecord")
 		case "record":
 			if !d.Null() {
 				v53 := new(atproto.RepoStrongRef)
@@ -1609,14 +1569,10 @@ func (x *DraftDefsDraftEmbedRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.defs#draftEmbedRecord
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDefsDraftEmbedRecord) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.defs#draftEmbedRecord (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDefsDraftEmbedRecord) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -38,7 +38,7 @@ func (x *DraftDeleteDraftInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.draft.deleteDraft#input.schema", typed)
 	e.Field("id")
 	e.String(x.ID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *DraftDeleteDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.deleteDraft#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.draft.deleteDraft#input.schema")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -75,14 +75,10 @@ func (x *DraftDeleteDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.deleteDraft#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftDeleteDraftInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.deleteDraft#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftDeleteDraftInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

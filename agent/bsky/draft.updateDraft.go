@@ -40,7 +40,7 @@ func (x *DraftUpdateDraftInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("draft")
 		x.Draft.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "draft\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *DraftUpdateDraftInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.draft.updateDraft#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.draft.updateDraft#input.schema")
 		case "draft":
 			if !d.Null() {
 				v1 := new(DraftDefsDraftWithID)
@@ -79,14 +79,10 @@ func (x *DraftUpdateDraftInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.draft.updateDraft#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DraftUpdateDraftInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.draft.updateDraft#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DraftUpdateDraftInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

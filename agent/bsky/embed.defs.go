@@ -36,7 +36,7 @@ func (x *EmbedDefsAspectRatio) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Width)
 	e.Field("height")
 	e.Int(x.Height)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "width\x00height\x00")
 	e.EndObject()
 }
 
@@ -50,7 +50,7 @@ func (x *EmbedDefsAspectRatio) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.defs#aspectRatio"))
+			x.Extra.DecodeType(d, "app.bsky.embed.defs#aspectRatio")
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()
@@ -77,14 +77,10 @@ func (x *EmbedDefsAspectRatio) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.defs#aspectRatio (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedDefsAspectRatio) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.defs#aspectRatio (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedDefsAspectRatio) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -36,7 +36,7 @@ func (x *EmbedExternal) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("external")
 		x.External.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "external\x00")
 	e.EndObject()
 }
 
@@ -50,7 +50,7 @@ func (x *EmbedExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external")
 		case "external":
 			if !d.Null() {
 				v1 := new(EmbedExternalExternal)
@@ -75,14 +75,10 @@ func (x *EmbedExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternal) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternal) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -150,7 +146,7 @@ func (x *EmbedExternalExternal) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00title\x00description\x00thumb\x00associatedRefs\x00")
 	e.EndObject()
 }
 
@@ -164,7 +160,7 @@ func (x *EmbedExternalExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#external"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#external")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -213,14 +209,10 @@ func (x *EmbedExternalExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external#external (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalExternal) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external#external (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalExternal) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -301,7 +293,7 @@ func (x *EmbedExternalView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("external")
 		x.External.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "external\x00")
 	e.EndObject()
 }
 
@@ -315,7 +307,7 @@ func (x *EmbedExternalView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#view")
 		case "external":
 			if !d.Null() {
 				v8 := new(EmbedExternalViewExternal)
@@ -340,14 +332,10 @@ func (x *EmbedExternalView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external#view (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external#view (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -458,7 +446,7 @@ func (x *EmbedExternalViewExternal) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00title\x00description\x00thumb\x00createdAt\x00updatedAt\x00readingTime\x00labels\x00source\x00associatedRefs\x00associatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -472,7 +460,7 @@ func (x *EmbedExternalViewExternal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternal"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#viewExternal")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -561,14 +549,10 @@ func (x *EmbedExternalViewExternal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external#viewExternal
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalViewExternal) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external#viewExternal (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalViewExternal) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -733,7 +717,7 @@ func (x *EmbedExternalViewExternalSource) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("theme")
 		x.Theme.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00icon\x00title\x00description\x00theme\x00")
 	e.EndObject()
 }
 
@@ -747,7 +731,7 @@ func (x *EmbedExternalViewExternalSource) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternalSource"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#viewExternalSource")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -788,14 +772,10 @@ func (x *EmbedExternalViewExternalSource) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external#viewExternalSource
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalViewExternalSource) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external#viewExternalSource (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalViewExternalSource) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -893,7 +873,7 @@ func (x *EmbedExternalViewExternalSourceTheme) EncodeLex(e *lex.Encoder, typed b
 		e.Field("accentForegroundRGB")
 		x.AccentForegroundRgb.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "backgroundRGB\x00foregroundRGB\x00accentRGB\x00accentForegroundRGB\x00")
 	e.EndObject()
 }
 
@@ -907,7 +887,7 @@ func (x *EmbedExternalViewExternalSourceTheme) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#viewExternalSourceTheme"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#viewExternalSourceTheme")
 		case "backgroundRGB":
 			if !d.Null() {
 				v26 := new(EmbedExternalColorRgb)
@@ -950,15 +930,10 @@ func (x *EmbedExternalViewExternalSourceTheme) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.embed.external#viewExternalSourceTheme (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalViewExternalSourceTheme) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalViewExternalSourceTheme) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1037,7 +1012,7 @@ func (x *EmbedExternalColorRgb) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.G)
 	e.Field("b")
 	e.Int(x.B)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "r\x00g\x00b\x00")
 	e.EndObject()
 }
 
@@ -1051,7 +1026,7 @@ func (x *EmbedExternalColorRgb) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.external#colorRGB"))
+			x.Extra.DecodeType(d, "app.bsky.embed.external#colorRGB")
 		case "r":
 			if !d.Null() {
 				x.R = d.Int()
@@ -1082,14 +1057,10 @@ func (x *EmbedExternalColorRgb) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.external#colorRGB (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedExternalColorRgb) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.external#colorRGB (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedExternalColorRgb) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -56,7 +56,7 @@ func (x *EmbedGallery) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -70,7 +70,7 @@ func (x *EmbedGallery) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery"))
+			x.Extra.DecodeType(d, "app.bsky.embed.gallery")
 		case "items":
 			if !d.Null() {
 				v2 := []EmbedGallery_Items{}
@@ -99,14 +99,10 @@ func (x *EmbedGallery) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.gallery (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedGallery) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.embed.gallery
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *EmbedGallery) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -164,7 +160,7 @@ func (x *EmbedGalleryImage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("aspectRatio")
 		x.AspectRatio.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "image\x00alt\x00aspectRatio\x00")
 	e.EndObject()
 }
 
@@ -178,7 +174,7 @@ func (x *EmbedGalleryImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#image"))
+			x.Extra.DecodeType(d, "app.bsky.embed.gallery#image")
 		case "image":
 			if !d.Null() {
 				v5 := new(lex.Blob)
@@ -213,14 +209,10 @@ func (x *EmbedGalleryImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.gallery#image (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedGalleryImage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.gallery#image (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedGalleryImage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -306,7 +298,7 @@ func (x *EmbedGalleryView) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v7)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -320,7 +312,7 @@ func (x *EmbedGalleryView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.gallery#view")
 		case "items":
 			if !d.Null() {
 				v8 := []EmbedGalleryView_Items{}
@@ -349,14 +341,10 @@ func (x *EmbedGalleryView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.gallery#view (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedGalleryView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.gallery#view (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedGalleryView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -418,7 +406,7 @@ func (x *EmbedGalleryViewImage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("aspectRatio")
 		x.AspectRatio.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "thumbnail\x00fullsize\x00alt\x00aspectRatio\x00")
 	e.EndObject()
 }
 
@@ -432,7 +420,7 @@ func (x *EmbedGalleryViewImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.gallery#viewImage"))
+			x.Extra.DecodeType(d, "app.bsky.embed.gallery#viewImage")
 		case "thumbnail":
 			if !d.Null() {
 				x.Thumbnail = d.String()
@@ -469,14 +457,10 @@ func (x *EmbedGalleryViewImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.gallery#viewImage (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedGalleryViewImage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.gallery#viewImage (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedGalleryViewImage) ValidateLex(path string) error {
 	if x == nil {
 		return nil

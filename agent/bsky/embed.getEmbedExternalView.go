@@ -76,7 +76,7 @@ func (x *EmbedGetEmbedExternalViewOutput) EncodeLex(e *lex.Encoder, typed bool) 
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "view\x00associatedRefs\x00associatedRecords\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *EmbedGetEmbedExternalViewOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.getEmbedExternalView#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.embed.getEmbedExternalView#output.schema")
 		case "view":
 			if !d.Null() {
 				v3 := new(EmbedExternalView)
@@ -137,15 +137,10 @@ func (x *EmbedGetEmbedExternalViewOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.embed.getEmbedExternalView#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedGetEmbedExternalViewOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedGetEmbedExternalViewOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

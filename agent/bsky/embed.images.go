@@ -34,7 +34,7 @@ func (x *EmbedImages) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "images\x00")
 	e.EndObject()
 }
 
@@ -48,7 +48,7 @@ func (x *EmbedImages) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.images"))
+			x.Extra.DecodeType(d, "app.bsky.embed.images")
 		case "images":
 			if !d.Null() {
 				v2 := []*EmbedImagesImage{}
@@ -79,14 +79,10 @@ func (x *EmbedImages) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.images (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedImages) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.embed.images
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *EmbedImages) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -144,7 +140,7 @@ func (x *EmbedImagesImage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("aspectRatio")
 		x.AspectRatio.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "image\x00alt\x00aspectRatio\x00")
 	e.EndObject()
 }
 
@@ -158,7 +154,7 @@ func (x *EmbedImagesImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#image"))
+			x.Extra.DecodeType(d, "app.bsky.embed.images#image")
 		case "image":
 			if !d.Null() {
 				v6 := new(lex.Blob)
@@ -193,14 +189,10 @@ func (x *EmbedImagesImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.images#image (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedImagesImage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.images#image (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedImagesImage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -265,7 +257,7 @@ func (x *EmbedImagesView) EncodeLex(e *lex.Encoder, typed bool) {
 		v8.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "images\x00")
 	e.EndObject()
 }
 
@@ -279,7 +271,7 @@ func (x *EmbedImagesView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.images#view")
 		case "images":
 			if !d.Null() {
 				v9 := []*EmbedImagesViewImage{}
@@ -310,14 +302,10 @@ func (x *EmbedImagesView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.images#view (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedImagesView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.images#view (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedImagesView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -379,7 +367,7 @@ func (x *EmbedImagesViewImage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("aspectRatio")
 		x.AspectRatio.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "thumb\x00fullsize\x00alt\x00aspectRatio\x00")
 	e.EndObject()
 }
 
@@ -393,7 +381,7 @@ func (x *EmbedImagesViewImage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.images#viewImage"))
+			x.Extra.DecodeType(d, "app.bsky.embed.images#viewImage")
 		case "thumb":
 			if !d.Null() {
 				x.Thumb = d.String()
@@ -430,14 +418,10 @@ func (x *EmbedImagesViewImage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.images#viewImage (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedImagesViewImage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.images#viewImage (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedImagesViewImage) ValidateLex(path string) error {
 	if x == nil {
 		return nil

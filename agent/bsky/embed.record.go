@@ -35,7 +35,7 @@ func (x *EmbedRecord) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("record")
 		x.Record.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "record\x00")
 	e.EndObject()
 }
 
@@ -49,7 +49,7 @@ func (x *EmbedRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record")
 		case "record":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)
@@ -74,14 +74,10 @@ func (x *EmbedRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecord) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.embed.record
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *EmbedRecord) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -163,7 +159,7 @@ func (x *EmbedRecordView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("record")
 		lex.EncodeObject(e, x.Record)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "record\x00")
 	e.EndObject()
 }
 
@@ -177,7 +173,7 @@ func (x *EmbedRecordView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record#view")
 		case "record":
 			if !d.Null() {
 				x.Record = decodeEmbedRecordView_Record(d)
@@ -200,14 +196,10 @@ func (x *EmbedRecordView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record#view (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.record#view (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -340,7 +332,7 @@ func (x *EmbedRecordViewRecord) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00author\x00value\x00labels\x00replyCount\x00repostCount\x00likeCount\x00quoteCount\x00embeds\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -354,7 +346,7 @@ func (x *EmbedRecordViewRecord) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewRecord"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record#viewRecord")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -433,14 +425,10 @@ func (x *EmbedRecordViewRecord) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record#viewRecord (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordViewRecord) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.record#viewRecord (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordViewRecord) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -579,7 +567,7 @@ func (x *EmbedRecordViewNotFound) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.URI)
 	e.Field("notFound")
 	e.Bool(x.NotFound)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00notFound\x00")
 	e.EndObject()
 }
 
@@ -593,7 +581,7 @@ func (x *EmbedRecordViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewNotFound"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record#viewNotFound")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -620,14 +608,10 @@ func (x *EmbedRecordViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record#viewNotFound (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordViewNotFound) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.record#viewNotFound (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordViewNotFound) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -688,7 +672,7 @@ func (x *EmbedRecordViewBlocked) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("author")
 		x.Author.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00blocked\x00author\x00")
 	e.EndObject()
 }
 
@@ -702,7 +686,7 @@ func (x *EmbedRecordViewBlocked) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewBlocked"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record#viewBlocked")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -735,14 +719,10 @@ func (x *EmbedRecordViewBlocked) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record#viewBlocked (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordViewBlocked) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.record#viewBlocked (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordViewBlocked) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -807,7 +787,7 @@ func (x *EmbedRecordViewDetached) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.URI)
 	e.Field("detached")
 	e.Bool(x.Detached)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00detached\x00")
 	e.EndObject()
 }
 
@@ -821,7 +801,7 @@ func (x *EmbedRecordViewDetached) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.record#viewDetached"))
+			x.Extra.DecodeType(d, "app.bsky.embed.record#viewDetached")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -848,14 +828,10 @@ func (x *EmbedRecordViewDetached) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.record#viewDetached (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordViewDetached) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.record#viewDetached (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordViewDetached) ValidateLex(path string) error {
 	if x == nil {
 		return nil

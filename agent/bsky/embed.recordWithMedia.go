@@ -64,7 +64,7 @@ func (x *EmbedRecordWithMedia) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("media")
 		lex.EncodeObject(e, x.Media)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "record\x00media\x00")
 	e.EndObject()
 }
 
@@ -78,7 +78,7 @@ func (x *EmbedRecordWithMedia) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.recordWithMedia"))
+			x.Extra.DecodeType(d, "app.bsky.embed.recordWithMedia")
 		case "record":
 			if !d.Null() {
 				v1 := new(EmbedRecord)
@@ -107,14 +107,10 @@ func (x *EmbedRecordWithMedia) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.recordWithMedia (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordWithMedia) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.recordWithMedia (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordWithMedia) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -203,7 +199,7 @@ func (x *EmbedRecordWithMediaView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("media")
 		lex.EncodeObject(e, x.Media)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "record\x00media\x00")
 	e.EndObject()
 }
 
@@ -217,7 +213,7 @@ func (x *EmbedRecordWithMediaView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.recordWithMedia#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.recordWithMedia#view")
 		case "record":
 			if !d.Null() {
 				v2 := new(EmbedRecordView)
@@ -246,14 +242,10 @@ func (x *EmbedRecordWithMediaView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.recordWithMedia#view (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedRecordWithMediaView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.recordWithMedia#view (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *EmbedRecordWithMediaView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -74,7 +74,7 @@ func (x *EmbedVideo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("presentation")
 		e.String(string(*x.Presentation))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "video\x00captions\x00alt\x00aspectRatio\x00presentation\x00")
 	e.EndObject()
 }
 
@@ -88,7 +88,7 @@ func (x *EmbedVideo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.video"))
+			x.Extra.DecodeType(d, "app.bsky.embed.video")
 		case "video":
 			if !d.Null() {
 				v2 := new(lex.Blob)
@@ -139,14 +139,10 @@ func (x *EmbedVideo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.video (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedVideo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.embed.video
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *EmbedVideo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -239,7 +235,7 @@ func (x *EmbedVideoCaption) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("file")
 		x.File.EncodeLex(e)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lang\x00file\x00")
 	e.EndObject()
 }
 
@@ -253,7 +249,7 @@ func (x *EmbedVideoCaption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.video#caption"))
+			x.Extra.DecodeType(d, "app.bsky.embed.video#caption")
 		case "lang":
 			if !d.Null() {
 				x.Lang = d.String()
@@ -282,14 +278,10 @@ func (x *EmbedVideoCaption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.video#caption (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedVideoCaption) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.video#caption (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedVideoCaption) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -382,7 +374,7 @@ func (x *EmbedVideoView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("presentation")
 		e.String(string(*x.Presentation))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00playlist\x00thumbnail\x00alt\x00aspectRatio\x00presentation\x00")
 	e.EndObject()
 }
 
@@ -396,7 +388,7 @@ func (x *EmbedVideoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.embed.video#view"))
+			x.Extra.DecodeType(d, "app.bsky.embed.video#view")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -441,14 +433,10 @@ func (x *EmbedVideoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.embed.video#view (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedVideoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.embed.video#view (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedVideoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -138,7 +138,7 @@ func (x *FeedDefsPostView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("debug")
 		lex.EncodeObject(e, x.Debug)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00author\x00record\x00embed\x00bookmarkCount\x00replyCount\x00repostCount\x00likeCount\x00quoteCount\x00indexedAt\x00viewer\x00labels\x00threadgate\x00debug\x00")
 	e.EndObject()
 }
 
@@ -152,7 +152,7 @@ func (x *FeedDefsPostView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#postView"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#postView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -245,14 +245,10 @@ func (x *FeedDefsPostView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#postView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsPostView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#postView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsPostView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -455,7 +451,7 @@ func (x *FeedDefsViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("pinned")
 		e.Bool(*x.Pinned)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repost\x00like\x00bookmarked\x00threadMuted\x00replyDisabled\x00embeddingDisabled\x00pinned\x00")
 	e.EndObject()
 }
 
@@ -469,7 +465,7 @@ func (x *FeedDefsViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#viewerState"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#viewerState")
 		case "repost":
 			if !d.Null() {
 				x.Repost = lex.Ptr(d.String())
@@ -516,14 +512,10 @@ func (x *FeedDefsViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#viewerState (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#viewerState (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -622,7 +614,7 @@ func (x *FeedDefsThreadContext) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("rootAuthorLike")
 		e.String(*x.RootAuthorLike)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rootAuthorLike\x00")
 	e.EndObject()
 }
 
@@ -636,7 +628,7 @@ func (x *FeedDefsThreadContext) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadContext"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#threadContext")
 		case "rootAuthorLike":
 			if !d.Null() {
 				x.RootAuthorLike = lex.Ptr(d.String())
@@ -659,14 +651,10 @@ func (x *FeedDefsThreadContext) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#threadContext (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsThreadContext) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#threadContext (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsThreadContext) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -759,7 +747,7 @@ func (x *FeedDefsFeedViewPost) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reqId")
 		e.String(*x.ReqID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00reply\x00reason\x00feedContext\x00reqId\x00")
 	e.EndObject()
 }
 
@@ -773,7 +761,7 @@ func (x *FeedDefsFeedViewPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#feedViewPost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#feedViewPost")
 		case "post":
 			if !d.Null() {
 				v9 := new(FeedDefsPostView)
@@ -816,14 +804,10 @@ func (x *FeedDefsFeedViewPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#feedViewPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsFeedViewPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#feedViewPost (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsFeedViewPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -969,7 +953,7 @@ func (x *FeedDefsReplyRef) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("grandparentAuthor")
 		x.GrandparentAuthor.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "root\x00parent\x00grandparentAuthor\x00")
 	e.EndObject()
 }
 
@@ -983,7 +967,7 @@ func (x *FeedDefsReplyRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#replyRef"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#replyRef")
 		case "root":
 			if !d.Null() {
 				x.Root = decodeFeedDefsReplyRef_Root(d)
@@ -1016,14 +1000,10 @@ func (x *FeedDefsReplyRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#replyRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsReplyRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#replyRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsReplyRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1104,7 +1084,7 @@ func (x *FeedDefsReasonRepost) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "by\x00uri\x00cid\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -1118,7 +1098,7 @@ func (x *FeedDefsReasonRepost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#reasonRepost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#reasonRepost")
 		case "by":
 			if !d.Null() {
 				v12 := new(ActorDefsProfileViewBasic)
@@ -1155,14 +1135,10 @@ func (x *FeedDefsReasonRepost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#reasonRepost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsReasonRepost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#reasonRepost (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsReasonRepost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1233,7 +1209,7 @@ func (x *FeedDefsReasonPin) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.defs#reasonPin", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1247,7 +1223,7 @@ func (x *FeedDefsReasonPin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#reasonPin"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#reasonPin")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1266,14 +1242,10 @@ func (x *FeedDefsReasonPin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#reasonPin (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsReasonPin) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#reasonPin (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsReasonPin) ValidateLex(path string) error {
 	return nil
 }
@@ -1374,7 +1346,7 @@ func (x *FeedDefsThreadViewPost) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("threadContext")
 		x.ThreadContext.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00parent\x00replies\x00threadContext\x00")
 	e.EndObject()
 }
 
@@ -1388,7 +1360,7 @@ func (x *FeedDefsThreadViewPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadViewPost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#threadViewPost")
 		case "post":
 			if !d.Null() {
 				v14 := new(FeedDefsPostView)
@@ -1433,14 +1405,10 @@ func (x *FeedDefsThreadViewPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#threadViewPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsThreadViewPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#threadViewPost (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsThreadViewPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1517,7 +1485,7 @@ func (x *FeedDefsNotFoundPost) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.URI)
 	e.Field("notFound")
 	e.Bool(x.NotFound)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00notFound\x00")
 	e.EndObject()
 }
 
@@ -1531,7 +1499,7 @@ func (x *FeedDefsNotFoundPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#notFoundPost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#notFoundPost")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1558,14 +1526,10 @@ func (x *FeedDefsNotFoundPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#notFoundPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsNotFoundPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#notFoundPost (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsNotFoundPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1626,7 +1590,7 @@ func (x *FeedDefsBlockedPost) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("author")
 		x.Author.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00blocked\x00author\x00")
 	e.EndObject()
 }
 
@@ -1640,7 +1604,7 @@ func (x *FeedDefsBlockedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#blockedPost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#blockedPost")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1673,14 +1637,10 @@ func (x *FeedDefsBlockedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#blockedPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsBlockedPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#blockedPost (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsBlockedPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1746,7 +1706,7 @@ func (x *FeedDefsBlockedAuthor) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("viewer")
 		x.Viewer.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00viewer\x00")
 	e.EndObject()
 }
 
@@ -1760,7 +1720,7 @@ func (x *FeedDefsBlockedAuthor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#blockedAuthor"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#blockedAuthor")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -1789,14 +1749,10 @@ func (x *FeedDefsBlockedAuthor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#blockedAuthor (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsBlockedAuthor) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#blockedAuthor (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsBlockedAuthor) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1933,7 +1889,7 @@ func (x *FeedDefsGeneratorView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00did\x00creator\x00displayName\x00description\x00descriptionFacets\x00avatar\x00likeCount\x00acceptsInteractions\x00labels\x00viewer\x00contentMode\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -1947,7 +1903,7 @@ func (x *FeedDefsGeneratorView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#generatorView"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#generatorView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -2042,14 +1998,10 @@ func (x *FeedDefsGeneratorView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#generatorView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsGeneratorView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#generatorView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsGeneratorView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2225,7 +2177,7 @@ func (x *FeedDefsGeneratorViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("like")
 		e.String(*x.Like)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "like\x00")
 	e.EndObject()
 }
 
@@ -2239,7 +2191,7 @@ func (x *FeedDefsGeneratorViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#generatorViewerState"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#generatorViewerState")
 		case "like":
 			if !d.Null() {
 				x.Like = lex.Ptr(d.String())
@@ -2262,14 +2214,10 @@ func (x *FeedDefsGeneratorViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#generatorViewerState
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsGeneratorViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#generatorViewerState (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsGeneratorViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2348,7 +2296,7 @@ func (x *FeedDefsSkeletonFeedPost) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("feedContext")
 		e.String(*x.FeedContext)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00reason\x00feedContext\x00")
 	e.EndObject()
 }
 
@@ -2362,7 +2310,7 @@ func (x *FeedDefsSkeletonFeedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonFeedPost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#skeletonFeedPost")
 		case "post":
 			if !d.Null() {
 				x.Post = d.String()
@@ -2393,14 +2341,10 @@ func (x *FeedDefsSkeletonFeedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#skeletonFeedPost (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsSkeletonFeedPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#skeletonFeedPost (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsSkeletonFeedPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2463,7 +2407,7 @@ func (x *FeedDefsSkeletonReasonRepost) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.feed.defs#skeletonReasonRepost", typed)
 	e.Field("repost")
 	e.String(x.Repost)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repost\x00")
 	e.EndObject()
 }
 
@@ -2477,7 +2421,7 @@ func (x *FeedDefsSkeletonReasonRepost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonReasonRepost"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#skeletonReasonRepost")
 		case "repost":
 			if !d.Null() {
 				x.Repost = d.String()
@@ -2500,14 +2444,10 @@ func (x *FeedDefsSkeletonReasonRepost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#skeletonReasonRepost
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsSkeletonReasonRepost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#skeletonReasonRepost (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsSkeletonReasonRepost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2546,7 +2486,7 @@ func (x *FeedDefsSkeletonReasonPin) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.defs#skeletonReasonPin", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -2560,7 +2500,7 @@ func (x *FeedDefsSkeletonReasonPin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#skeletonReasonPin"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#skeletonReasonPin")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2579,14 +2519,10 @@ func (x *FeedDefsSkeletonReasonPin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#skeletonReasonPin
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsSkeletonReasonPin) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#skeletonReasonPin (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsSkeletonReasonPin) ValidateLex(path string) error {
 	return nil
 }
@@ -2638,7 +2574,7 @@ func (x *FeedDefsThreadgateView) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00record\x00lists\x00")
 	e.EndObject()
 }
 
@@ -2652,7 +2588,7 @@ func (x *FeedDefsThreadgateView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#threadgateView"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#threadgateView")
 		case "uri":
 			if !d.Null() {
 				x.URI = lex.Ptr(d.String())
@@ -2695,14 +2631,10 @@ func (x *FeedDefsThreadgateView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#threadgateView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsThreadgateView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#threadgateView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsThreadgateView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2831,7 +2763,7 @@ func (x *FeedDefsInteraction) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reqId")
 		e.String(*x.ReqID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "item\x00event\x00feedContext\x00reqId\x00")
 	e.EndObject()
 }
 
@@ -2845,7 +2777,7 @@ func (x *FeedDefsInteraction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.defs#interaction"))
+			x.Extra.DecodeType(d, "app.bsky.feed.defs#interaction")
 		case "item":
 			if !d.Null() {
 				x.Item = lex.Ptr(d.String())
@@ -2880,14 +2812,10 @@ func (x *FeedDefsInteraction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.defs#interaction (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDefsInteraction) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.defs#interaction (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedDefsInteraction) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -64,7 +64,7 @@ func (x *FeedDescribeFeedGeneratorOutput) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("links")
 		x.Links.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00feeds\x00links\x00")
 	e.EndObject()
 }
 
@@ -78,7 +78,7 @@ func (x *FeedDescribeFeedGeneratorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.describeFeedGenerator#output.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -119,15 +119,10 @@ func (x *FeedDescribeFeedGeneratorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.feed.describeFeedGenerator#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedDescribeFeedGeneratorOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDescribeFeedGeneratorOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -208,7 +203,7 @@ func (x *FeedDescribeFeedGeneratorFeed) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.feed.describeFeedGenerator#feed", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -222,7 +217,7 @@ func (x *FeedDescribeFeedGeneratorFeed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#feed"))
+			x.Extra.DecodeType(d, "app.bsky.feed.describeFeedGenerator#feed")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -245,14 +240,10 @@ func (x *FeedDescribeFeedGeneratorFeed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.describeFeedGenerator#feed
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDescribeFeedGeneratorFeed) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.describeFeedGenerator#feed (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDescribeFeedGeneratorFeed) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -301,7 +292,7 @@ func (x *FeedDescribeFeedGeneratorLinks) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("termsOfService")
 		e.String(*x.TermsOfService)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "privacyPolicy\x00termsOfService\x00")
 	e.EndObject()
 }
 
@@ -315,7 +306,7 @@ func (x *FeedDescribeFeedGeneratorLinks) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.describeFeedGenerator#links"))
+			x.Extra.DecodeType(d, "app.bsky.feed.describeFeedGenerator#links")
 		case "privacyPolicy":
 			if !d.Null() {
 				x.PrivacyPolicy = lex.Ptr(d.String())
@@ -342,14 +333,10 @@ func (x *FeedDescribeFeedGeneratorLinks) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.describeFeedGenerator#links
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedDescribeFeedGeneratorLinks) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.describeFeedGenerator#links (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedDescribeFeedGeneratorLinks) ValidateLex(path string) error {
 	return nil
 }

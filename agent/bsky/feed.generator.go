@@ -117,7 +117,7 @@ func (x *FeedGenerator) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00displayName\x00description\x00descriptionFacets\x00avatar\x00acceptsInteractions\x00labels\x00contentMode\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -131,7 +131,7 @@ func (x *FeedGenerator) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.generator"))
+			x.Extra.DecodeType(d, "app.bsky.feed.generator")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -196,14 +196,10 @@ func (x *FeedGenerator) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.generator (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedGenerator) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.generator (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedGenerator) ValidateLex(path string) error {
 	if x == nil {
 		return nil

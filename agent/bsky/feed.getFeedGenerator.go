@@ -62,7 +62,7 @@ func (x *FeedGetFeedGeneratorOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Bool(x.IsOnline)
 	e.Field("isValid")
 	e.Bool(x.IsValid)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "view\x00isOnline\x00isValid\x00")
 	e.EndObject()
 }
 
@@ -76,7 +76,7 @@ func (x *FeedGetFeedGeneratorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getFeedGenerator#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getFeedGenerator#output.schema")
 		case "view":
 			if !d.Null() {
 				v1 := new(FeedDefsGeneratorView)
@@ -109,14 +109,10 @@ func (x *FeedGetFeedGeneratorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getFeedGenerator#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetFeedGeneratorOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getFeedGenerator#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetFeedGeneratorOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

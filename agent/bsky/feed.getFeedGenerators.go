@@ -55,7 +55,7 @@ func (x *FeedGetFeedGeneratorsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "feeds\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *FeedGetFeedGeneratorsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getFeedGenerators#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getFeedGenerators#output.schema")
 		case "feeds":
 			if !d.Null() {
 				v2 := []*FeedDefsGeneratorView{}
@@ -100,14 +100,10 @@ func (x *FeedGetFeedGeneratorsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getFeedGenerators#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetFeedGeneratorsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getFeedGenerators#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetFeedGeneratorsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -77,7 +77,7 @@ func (x *FeedGetFeedSkeletonOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reqId")
 		e.String(*x.ReqID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00feed\x00reqId\x00")
 	e.EndObject()
 }
 
@@ -91,7 +91,7 @@ func (x *FeedGetFeedSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getFeedSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getFeedSkeleton#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -130,14 +130,10 @@ func (x *FeedGetFeedSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getFeedSkeleton#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetFeedSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getFeedSkeleton#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetFeedSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -85,7 +85,7 @@ func (x *FeedGetLikesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00cursor\x00likes\x00")
 	e.EndObject()
 }
 
@@ -99,7 +99,7 @@ func (x *FeedGetLikesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getLikes#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getLikes#output.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -142,14 +142,10 @@ func (x *FeedGetLikesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getLikes#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetLikesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getLikes#output.schema (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetLikesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -269,7 +265,7 @@ func (x *FeedGetLikesLike) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("actor")
 		x.Actor.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "indexedAt\x00createdAt\x00actor\x00")
 	e.EndObject()
 }
 
@@ -283,7 +279,7 @@ func (x *FeedGetLikesLike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getLikes#like"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getLikes#like")
 		case "indexedAt":
 			if !d.Null() {
 				x.IndexedAt = d.String()
@@ -316,14 +312,10 @@ func (x *FeedGetLikesLike) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getLikes#like (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetLikesLike) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getLikes#like (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetLikesLike) ValidateLex(path string) error {
 	if x == nil {
 		return nil

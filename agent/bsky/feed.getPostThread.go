@@ -95,7 +95,7 @@ func (x *FeedGetPostThreadOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("threadgate")
 		x.Threadgate.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "thread\x00threadgate\x00")
 	e.EndObject()
 }
 
@@ -109,7 +109,7 @@ func (x *FeedGetPostThreadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getPostThread#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getPostThread#output.schema")
 		case "thread":
 			if !d.Null() {
 				x.Thread = decodeFeedGetPostThreadOutput_Thread(d)
@@ -138,14 +138,10 @@ func (x *FeedGetPostThreadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getPostThread#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetPostThreadOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getPostThread#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetPostThreadOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -86,7 +86,7 @@ func (x *FeedGetQuotesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00cursor\x00posts\x00")
 	e.EndObject()
 }
 
@@ -100,7 +100,7 @@ func (x *FeedGetQuotesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.getQuotes#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.getQuotes#output.schema")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -143,14 +143,10 @@ func (x *FeedGetQuotesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.getQuotes#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedGetQuotesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.getQuotes#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedGetQuotesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -49,7 +49,7 @@ func (x *FeedLike) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("via")
 		x.Via.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00createdAt\x00via\x00")
 	e.EndObject()
 }
 
@@ -63,7 +63,7 @@ func (x *FeedLike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.like"))
+			x.Extra.DecodeType(d, "app.bsky.feed.like")
 		case "subject":
 			if !d.Null() {
 				v1 := new(atproto.RepoStrongRef)
@@ -98,14 +98,10 @@ func (x *FeedLike) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.like (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedLike) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.feed.like
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *FeedLike) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -152,7 +152,7 @@ func (x *FeedPost) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "text\x00entities\x00facets\x00reply\x00embed\x00langs\x00labels\x00tags\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -166,7 +166,7 @@ func (x *FeedPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.post"))
+			x.Extra.DecodeType(d, "app.bsky.feed.post")
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -251,14 +251,10 @@ func (x *FeedPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.post (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.feed.post
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *FeedPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -397,7 +393,7 @@ func (x *FeedPostReplyRef) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("parent")
 		x.Parent.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "root\x00parent\x00")
 	e.EndObject()
 }
 
@@ -411,7 +407,7 @@ func (x *FeedPostReplyRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#replyRef"))
+			x.Extra.DecodeType(d, "app.bsky.feed.post#replyRef")
 		case "root":
 			if !d.Null() {
 				v20 := new(atproto.RepoStrongRef)
@@ -442,14 +438,10 @@ func (x *FeedPostReplyRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.post#replyRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedPostReplyRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.post#replyRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedPostReplyRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -515,7 +507,7 @@ func (x *FeedPostEntity) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Type)
 	e.Field("value")
 	e.String(x.Value)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "index\x00type\x00value\x00")
 	e.EndObject()
 }
 
@@ -529,7 +521,7 @@ func (x *FeedPostEntity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#entity"))
+			x.Extra.DecodeType(d, "app.bsky.feed.post#entity")
 		case "index":
 			if !d.Null() {
 				v22 := new(FeedPostTextSlice)
@@ -562,14 +554,10 @@ func (x *FeedPostEntity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.post#entity (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedPostEntity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.post#entity (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedPostEntity) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -637,7 +625,7 @@ func (x *FeedPostTextSlice) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Start)
 	e.Field("end")
 	e.Int(x.End)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "start\x00end\x00")
 	e.EndObject()
 }
 
@@ -651,7 +639,7 @@ func (x *FeedPostTextSlice) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.post#textSlice"))
+			x.Extra.DecodeType(d, "app.bsky.feed.post#textSlice")
 		case "start":
 			if !d.Null() {
 				x.Start = d.Int()
@@ -678,14 +666,10 @@ func (x *FeedPostTextSlice) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.post#textSlice (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedPostTextSlice) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.post#textSlice (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedPostTextSlice) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -81,7 +81,7 @@ func (x *FeedPostgate) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00post\x00detachedEmbeddingUris\x00embeddingRules\x00")
 	e.EndObject()
 }
 
@@ -95,7 +95,7 @@ func (x *FeedPostgate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.postgate"))
+			x.Extra.DecodeType(d, "app.bsky.feed.postgate")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -142,14 +142,10 @@ func (x *FeedPostgate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.postgate (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedPostgate) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.feed.postgate
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *FeedPostgate) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -222,7 +218,7 @@ func (x *FeedPostgateDisableRule) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.postgate#disableRule", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -236,7 +232,7 @@ func (x *FeedPostgateDisableRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.postgate#disableRule"))
+			x.Extra.DecodeType(d, "app.bsky.feed.postgate#disableRule")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -255,14 +251,10 @@ func (x *FeedPostgateDisableRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.postgate#disableRule (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedPostgateDisableRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.postgate#disableRule (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedPostgateDisableRule) ValidateLex(path string) error {
 	return nil
 }

@@ -48,7 +48,7 @@ func (x *FeedSendInteractionsInput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "feed\x00interactions\x00")
 	e.EndObject()
 }
 
@@ -62,7 +62,7 @@ func (x *FeedSendInteractionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.sendInteractions#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.sendInteractions#input.schema")
 		case "feed":
 			if !d.Null() {
 				x.Feed = lex.Ptr(d.String())
@@ -97,14 +97,10 @@ func (x *FeedSendInteractionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.sendInteractions#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedSendInteractionsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.sendInteractions#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedSendInteractionsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -156,7 +152,7 @@ func (x *FeedSendInteractionsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.sendInteractions#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -170,7 +166,7 @@ func (x *FeedSendInteractionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.sendInteractions#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.feed.sendInteractions#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -189,14 +185,10 @@ func (x *FeedSendInteractionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.sendInteractions#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedSendInteractionsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.sendInteractions#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedSendInteractionsOutput) ValidateLex(path string) error {
 	return nil
 }

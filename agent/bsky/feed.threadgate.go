@@ -89,7 +89,7 @@ func (x *FeedThreadgate) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00allow\x00createdAt\x00hiddenReplies\x00")
 	e.EndObject()
 }
 
@@ -103,7 +103,7 @@ func (x *FeedThreadgate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate"))
+			x.Extra.DecodeType(d, "app.bsky.feed.threadgate")
 		case "post":
 			if !d.Null() {
 				x.Post = d.String()
@@ -150,14 +150,10 @@ func (x *FeedThreadgate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.threadgate (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *FeedThreadgate) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.threadgate (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *FeedThreadgate) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -230,7 +226,7 @@ func (x *FeedThreadgateMentionRule) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.threadgate#mentionRule", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -244,7 +240,7 @@ func (x *FeedThreadgateMentionRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#mentionRule"))
+			x.Extra.DecodeType(d, "app.bsky.feed.threadgate#mentionRule")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -263,14 +259,10 @@ func (x *FeedThreadgateMentionRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.threadgate#mentionRule
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedThreadgateMentionRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.threadgate#mentionRule (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedThreadgateMentionRule) ValidateLex(path string) error {
 	return nil
 }
@@ -297,7 +289,7 @@ func (x *FeedThreadgateFollowerRule) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.threadgate#followerRule", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -311,7 +303,7 @@ func (x *FeedThreadgateFollowerRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#followerRule"))
+			x.Extra.DecodeType(d, "app.bsky.feed.threadgate#followerRule")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -330,14 +322,10 @@ func (x *FeedThreadgateFollowerRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.threadgate#followerRule
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedThreadgateFollowerRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.threadgate#followerRule (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedThreadgateFollowerRule) ValidateLex(path string) error {
 	return nil
 }
@@ -364,7 +352,7 @@ func (x *FeedThreadgateFollowingRule) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.feed.threadgate#followingRule", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -378,7 +366,7 @@ func (x *FeedThreadgateFollowingRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#followingRule"))
+			x.Extra.DecodeType(d, "app.bsky.feed.threadgate#followingRule")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -397,14 +385,10 @@ func (x *FeedThreadgateFollowingRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.threadgate#followingRule
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedThreadgateFollowingRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.threadgate#followingRule (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *FeedThreadgateFollowingRule) ValidateLex(path string) error {
 	return nil
 }
@@ -435,7 +419,7 @@ func (x *FeedThreadgateListRule) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.feed.threadgate#listRule", typed)
 	e.Field("list")
 	e.String(x.List)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "list\x00")
 	e.EndObject()
 }
 
@@ -449,7 +433,7 @@ func (x *FeedThreadgateListRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.feed.threadgate#listRule"))
+			x.Extra.DecodeType(d, "app.bsky.feed.threadgate#listRule")
 		case "list":
 			if !d.Null() {
 				x.List = d.String()
@@ -472,14 +456,10 @@ func (x *FeedThreadgateListRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.feed.threadgate#listRule (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *FeedThreadgateListRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.feed.threadgate#listRule (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *FeedThreadgateListRule) ValidateLex(path string) error {
 	if x == nil {
 		return nil

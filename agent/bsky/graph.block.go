@@ -40,7 +40,7 @@ func (x *GraphBlock) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Subject)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *GraphBlock) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.block"))
+			x.Extra.DecodeType(d, "app.bsky.graph.block")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -81,14 +81,10 @@ func (x *GraphBlock) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.block (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphBlock) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.graph.block
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *GraphBlock) ValidateLex(path string) error {
 	if x == nil {
 		return nil

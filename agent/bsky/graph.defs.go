@@ -77,7 +77,7 @@ func (x *GraphDefsListViewBasic) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("indexedAt")
 		e.String(*x.IndexedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00name\x00purpose\x00avatar\x00listItemCount\x00labels\x00viewer\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -91,7 +91,7 @@ func (x *GraphDefsListViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listViewBasic"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#listViewBasic")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -156,14 +156,10 @@ func (x *GraphDefsListViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#listViewBasic (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsListViewBasic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#listViewBasic (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsListViewBasic) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -354,7 +350,7 @@ func (x *GraphDefsListView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00creator\x00name\x00purpose\x00description\x00descriptionFacets\x00avatar\x00listItemCount\x00labels\x00viewer\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -368,7 +364,7 @@ func (x *GraphDefsListView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listView"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#listView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -455,14 +451,10 @@ func (x *GraphDefsListView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#listView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsListView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#listView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsListView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -629,7 +621,7 @@ func (x *GraphDefsListItemView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("subject")
 		x.Subject.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00subject\x00")
 	e.EndObject()
 }
 
@@ -643,7 +635,7 @@ func (x *GraphDefsListItemView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listItemView"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#listItemView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -672,14 +664,10 @@ func (x *GraphDefsListItemView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#listItemView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsListItemView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#listItemView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsListItemView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -798,7 +786,7 @@ func (x *GraphDefsStarterPackView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00record\x00creator\x00list\x00listItemsSample\x00feeds\x00joinedWeekCount\x00joinedAllTimeCount\x00labels\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -812,7 +800,7 @@ func (x *GraphDefsStarterPackView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#starterPackView"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#starterPackView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -903,14 +891,10 @@ func (x *GraphDefsStarterPackView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#starterPackView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsStarterPackView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#starterPackView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsStarterPackView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1110,7 +1094,7 @@ func (x *GraphDefsStarterPackViewBasic) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("indexedAt")
 	e.String(x.IndexedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00record\x00creator\x00listItemCount\x00joinedWeekCount\x00joinedAllTimeCount\x00labels\x00indexedAt\x00")
 	e.EndObject()
 }
 
@@ -1124,7 +1108,7 @@ func (x *GraphDefsStarterPackViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#starterPackViewBasic"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#starterPackViewBasic")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -1189,14 +1173,10 @@ func (x *GraphDefsStarterPackViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#starterPackViewBasic
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsStarterPackViewBasic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#starterPackViewBasic (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsStarterPackViewBasic) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1362,7 +1342,7 @@ func (x *GraphDefsListViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("blocked")
 		e.String(*x.Blocked)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "muted\x00blocked\x00")
 	e.EndObject()
 }
 
@@ -1376,7 +1356,7 @@ func (x *GraphDefsListViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#listViewerState"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#listViewerState")
 		case "muted":
 			if !d.Null() {
 				x.Muted = lex.Ptr(d.Bool())
@@ -1403,14 +1383,10 @@ func (x *GraphDefsListViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#listViewerState (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsListViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#listViewerState (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsListViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1468,7 +1444,7 @@ func (x *GraphDefsNotFoundActor) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Actor)
 	e.Field("notFound")
 	e.Bool(x.NotFound)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actor\x00notFound\x00")
 	e.EndObject()
 }
 
@@ -1482,7 +1458,7 @@ func (x *GraphDefsNotFoundActor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#notFoundActor"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#notFoundActor")
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()
@@ -1509,14 +1485,10 @@ func (x *GraphDefsNotFoundActor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#notFoundActor (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsNotFoundActor) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#notFoundActor (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsNotFoundActor) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1609,7 +1581,7 @@ func (x *GraphDefsRelationship) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("blockedByList")
 		e.String(*x.BlockedByList)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00following\x00followedBy\x00blocking\x00blockedBy\x00blockingByList\x00blockedByList\x00")
 	e.EndObject()
 }
 
@@ -1623,7 +1595,7 @@ func (x *GraphDefsRelationship) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.defs#relationship"))
+			x.Extra.DecodeType(d, "app.bsky.graph.defs#relationship")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -1670,14 +1642,10 @@ func (x *GraphDefsRelationship) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.defs#relationship (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphDefsRelationship) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.defs#relationship (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphDefsRelationship) ValidateLex(path string) error {
 	if x == nil {
 		return nil

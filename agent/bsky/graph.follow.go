@@ -48,7 +48,7 @@ func (x *GraphFollow) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("via")
 		x.Via.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00createdAt\x00via\x00")
 	e.EndObject()
 }
 
@@ -62,7 +62,7 @@ func (x *GraphFollow) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.follow"))
+			x.Extra.DecodeType(d, "app.bsky.graph.follow")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -95,14 +95,10 @@ func (x *GraphFollow) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.follow (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphFollow) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.graph.follow
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *GraphFollow) ValidateLex(path string) error {
 	if x == nil {
 		return nil

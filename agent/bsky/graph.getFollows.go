@@ -76,7 +76,7 @@ func (x *GraphGetFollowsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00cursor\x00follows\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *GraphGetFollowsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getFollows#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getFollows#output.schema")
 		case "subject":
 			if !d.Null() {
 				v2 := new(ActorDefsProfileView)
@@ -131,14 +131,10 @@ func (x *GraphGetFollowsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.getFollows#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetFollowsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.getFollows#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetFollowsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -78,7 +78,7 @@ func (x *GraphGetKnownFollowersOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00cursor\x00followers\x00")
 	e.EndObject()
 }
 
@@ -92,7 +92,7 @@ func (x *GraphGetKnownFollowersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getKnownFollowers#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getKnownFollowers#output.schema")
 		case "subject":
 			if !d.Null() {
 				v2 := new(ActorDefsProfileView)
@@ -133,15 +133,10 @@ func (x *GraphGetKnownFollowersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getKnownFollowers#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetKnownFollowersOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetKnownFollowersOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -89,7 +89,7 @@ func (x *GraphGetListsWithMembershipOutput) EncodeLex(e *lex.Encoder, typed bool
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00listsWithMembership\x00")
 	e.EndObject()
 }
 
@@ -103,7 +103,7 @@ func (x *GraphGetListsWithMembershipOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getListsWithMembership#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getListsWithMembership#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -138,15 +138,10 @@ func (x *GraphGetListsWithMembershipOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getListsWithMembership#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetListsWithMembershipOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetListsWithMembershipOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -247,7 +242,7 @@ func (x *GraphGetListsWithMembershipListWithMembership) EncodeLex(e *lex.Encoder
 		e.Field("listItem")
 		x.ListItem.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "list\x00listItem\x00")
 	e.EndObject()
 }
 
@@ -261,7 +256,7 @@ func (x *GraphGetListsWithMembershipListWithMembership) DecodeLex(d *lex.Decoder
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getListsWithMembership#listWithMembership"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getListsWithMembership#listWithMembership")
 		case "list":
 			if !d.Null() {
 				v6 := new(GraphDefsListView)
@@ -292,15 +287,10 @@ func (x *GraphGetListsWithMembershipListWithMembership) UnmarshalJSON(b []byte) 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getListsWithMembership#listWithMembership (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetListsWithMembershipListWithMembership) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetListsWithMembershipListWithMembership) ValidateLex(path string) error {
 	if x == nil {
 		return nil

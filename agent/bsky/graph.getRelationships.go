@@ -89,7 +89,7 @@ func (x *GraphGetRelationshipsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actor\x00relationships\x00")
 	e.EndObject()
 }
 
@@ -103,7 +103,7 @@ func (x *GraphGetRelationshipsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getRelationships#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getRelationships#output.schema")
 		case "actor":
 			if !d.Null() {
 				x.Actor = lex.Ptr(d.String())
@@ -136,14 +136,10 @@ func (x *GraphGetRelationshipsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.getRelationships#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetRelationshipsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.getRelationships#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetRelationshipsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -51,7 +51,7 @@ func (x *GraphGetStarterPackOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("starterPack")
 		x.StarterPack.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "starterPack\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *GraphGetStarterPackOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPack#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getStarterPack#output.schema")
 		case "starterPack":
 			if !d.Null() {
 				v1 := new(GraphDefsStarterPackView)
@@ -90,14 +90,10 @@ func (x *GraphGetStarterPackOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.getStarterPack#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetStarterPackOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.getStarterPack#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetStarterPackOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

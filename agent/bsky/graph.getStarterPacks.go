@@ -54,7 +54,7 @@ func (x *GraphGetStarterPacksOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "starterPacks\x00")
 	e.EndObject()
 }
 
@@ -68,7 +68,7 @@ func (x *GraphGetStarterPacksOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacks#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getStarterPacks#output.schema")
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []*GraphDefsStarterPackViewBasic{}
@@ -99,14 +99,10 @@ func (x *GraphGetStarterPacksOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.getStarterPacks#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetStarterPacksOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.getStarterPacks#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetStarterPacksOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

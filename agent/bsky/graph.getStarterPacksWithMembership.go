@@ -72,7 +72,7 @@ func (x *GraphGetStarterPacksWithMembershipOutput) EncodeLex(e *lex.Encoder, typ
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00starterPacksWithMembership\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *GraphGetStarterPacksWithMembershipOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacksWithMembership#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getStarterPacksWithMembership#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -121,15 +121,10 @@ func (x *GraphGetStarterPacksWithMembershipOutput) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getStarterPacksWithMembership#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetStarterPacksWithMembershipOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetStarterPacksWithMembershipOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -230,7 +225,7 @@ func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) EncodeLex(
 		e.Field("listItem")
 		x.ListItem.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "starterPack\x00listItem\x00")
 	e.EndObject()
 }
 
@@ -244,7 +239,7 @@ func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) DecodeLex(
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership")
 		case "starterPack":
 			if !d.Null() {
 				v6 := new(GraphDefsStarterPackView)
@@ -275,15 +270,10 @@ func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) UnmarshalJ
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getStarterPacksWithMembership#starterPackWithMembership (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetStarterPacksWithMembershipStarterPackWithMembership) ValidateLex(path string) error {
 	if x == nil {
 		return nil

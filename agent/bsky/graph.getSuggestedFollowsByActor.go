@@ -78,7 +78,7 @@ func (x *GraphGetSuggestedFollowsByActorOutput) EncodeLex(e *lex.Encoder, typed 
 		e.Field("recId")
 		e.Int(*x.RecID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "suggestions\x00recIdStr\x00isFallback\x00recId\x00")
 	e.EndObject()
 }
 
@@ -92,7 +92,7 @@ func (x *GraphGetSuggestedFollowsByActorOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.getSuggestedFollowsByActor#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.getSuggestedFollowsByActor#output.schema")
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}
@@ -135,15 +135,10 @@ func (x *GraphGetSuggestedFollowsByActorOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.graph.getSuggestedFollowsByActor#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphGetSuggestedFollowsByActorOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphGetSuggestedFollowsByActorOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -93,7 +93,7 @@ func (x *GraphList) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "purpose\x00name\x00description\x00descriptionFacets\x00avatar\x00labels\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -107,7 +107,7 @@ func (x *GraphList) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.list"))
+			x.Extra.DecodeType(d, "app.bsky.graph.list")
 		case "purpose":
 			if !d.Null() {
 				x.Purpose = GraphDefsListPurpose(d.String())
@@ -164,14 +164,10 @@ func (x *GraphList) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.list (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphList) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of app.bsky.graph.list
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *GraphList) ValidateLex(path string) error {
 	if x == nil {
 		return nil

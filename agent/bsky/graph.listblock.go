@@ -39,7 +39,7 @@ func (x *GraphListblock) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Subject)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *GraphListblock) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.listblock"))
+			x.Extra.DecodeType(d, "app.bsky.graph.listblock")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -80,14 +80,10 @@ func (x *GraphListblock) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.listblock (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphListblock) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.listblock (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphListblock) ValidateLex(path string) error {
 	if x == nil {
 		return nil

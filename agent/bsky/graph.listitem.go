@@ -44,7 +44,7 @@ func (x *GraphListitem) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.List)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00list\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -58,7 +58,7 @@ func (x *GraphListitem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.listitem"))
+			x.Extra.DecodeType(d, "app.bsky.graph.listitem")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -89,14 +89,10 @@ func (x *GraphListitem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.listitem (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphListitem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.listitem (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphListitem) ValidateLex(path string) error {
 	if x == nil {
 		return nil

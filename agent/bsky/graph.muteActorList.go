@@ -38,7 +38,7 @@ func (x *GraphMuteActorListInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.graph.muteActorList#input.schema", typed)
 	e.Field("list")
 	e.String(x.List)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "list\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *GraphMuteActorListInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.muteActorList#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.muteActorList#input.schema")
 		case "list":
 			if !d.Null() {
 				x.List = d.String()
@@ -75,14 +75,10 @@ func (x *GraphMuteActorListInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.muteActorList#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphMuteActorListInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.muteActorList#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphMuteActorListInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -69,7 +69,7 @@ func (x *GraphStarterpack) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00description\x00descriptionFacets\x00list\x00feeds\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -83,7 +83,7 @@ func (x *GraphStarterpack) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.starterpack"))
+			x.Extra.DecodeType(d, "app.bsky.graph.starterpack")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -142,14 +142,10 @@ func (x *GraphStarterpack) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.starterpack (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GraphStarterpack) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.starterpack (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphStarterpack) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -251,7 +247,7 @@ func (x *GraphStarterpackFeedItem) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.graph.starterpack#feedItem", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -265,7 +261,7 @@ func (x *GraphStarterpackFeedItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.starterpack#feedItem"))
+			x.Extra.DecodeType(d, "app.bsky.graph.starterpack#feedItem")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -288,14 +284,10 @@ func (x *GraphStarterpackFeedItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.starterpack#feedItem (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphStarterpackFeedItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.starterpack#feedItem (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphStarterpackFeedItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil

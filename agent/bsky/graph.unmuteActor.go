@@ -38,7 +38,7 @@ func (x *GraphUnmuteActorInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.graph.unmuteActor#input.schema", typed)
 	e.Field("actor")
 	e.String(x.Actor)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actor\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *GraphUnmuteActorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.unmuteActor#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.graph.unmuteActor#input.schema")
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()
@@ -75,14 +75,10 @@ func (x *GraphUnmuteActorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.unmuteActor#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphUnmuteActorInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.unmuteActor#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GraphUnmuteActorInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -52,7 +52,7 @@ func (x *GraphVerification) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.DisplayName)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00handle\x00displayName\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -66,7 +66,7 @@ func (x *GraphVerification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.graph.verification"))
+			x.Extra.DecodeType(d, "app.bsky.graph.verification")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -101,14 +101,10 @@ func (x *GraphVerification) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.graph.verification (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphVerification) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.graph.verification (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphVerification) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -67,7 +67,7 @@ func (x *LabelerDefsLabelerView) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00creator\x00likeCount\x00viewer\x00indexedAt\x00labels\x00")
 	e.EndObject()
 }
 
@@ -81,7 +81,7 @@ func (x *LabelerDefsLabelerView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerView"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.defs#labelerView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -140,14 +140,10 @@ func (x *LabelerDefsLabelerView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.defs#labelerView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelerDefsLabelerView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.defs#labelerView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *LabelerDefsLabelerView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -325,7 +321,7 @@ func (x *LabelerDefsLabelerViewDetailed) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00creator\x00policies\x00likeCount\x00viewer\x00indexedAt\x00labels\x00reasonTypes\x00subjectTypes\x00subjectCollections\x00")
 	e.EndObject()
 }
 
@@ -339,7 +335,7 @@ func (x *LabelerDefsLabelerViewDetailed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerViewDetailed"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.defs#labelerViewDetailed")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -434,14 +430,10 @@ func (x *LabelerDefsLabelerViewDetailed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.defs#labelerViewDetailed
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelerDefsLabelerViewDetailed) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.defs#labelerViewDetailed (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelerDefsLabelerViewDetailed) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -585,7 +577,7 @@ func (x *LabelerDefsLabelerViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("like")
 		e.String(*x.Like)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "like\x00")
 	e.EndObject()
 }
 
@@ -599,7 +591,7 @@ func (x *LabelerDefsLabelerViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerViewerState"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.defs#labelerViewerState")
 		case "like":
 			if !d.Null() {
 				x.Like = lex.Ptr(d.String())
@@ -622,14 +614,10 @@ func (x *LabelerDefsLabelerViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.defs#labelerViewerState
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelerDefsLabelerViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.defs#labelerViewerState (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelerDefsLabelerViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -690,7 +678,7 @@ func (x *LabelerDefsLabelerPolicies) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "labelValues\x00labelValueDefinitions\x00")
 	e.EndObject()
 }
 
@@ -704,7 +692,7 @@ func (x *LabelerDefsLabelerPolicies) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.defs#labelerPolicies"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.defs#labelerPolicies")
 		case "labelValues":
 			if !d.Null() {
 				v30 := []atproto.LabelDefsLabelValue{}
@@ -745,14 +733,10 @@ func (x *LabelerDefsLabelerPolicies) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.defs#labelerPolicies
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelerDefsLabelerPolicies) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.defs#labelerPolicies (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelerDefsLabelerPolicies) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -82,7 +82,7 @@ func (x *LabelerGetServicesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "views\x00")
 	e.EndObject()
 }
 
@@ -96,7 +96,7 @@ func (x *LabelerGetServicesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.getServices#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.getServices#output.schema")
 		case "views":
 			if !d.Null() {
 				v2 := []LabelerGetServicesOutput_Views{}
@@ -125,14 +125,10 @@ func (x *LabelerGetServicesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.getServices#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *LabelerGetServicesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.getServices#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *LabelerGetServicesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

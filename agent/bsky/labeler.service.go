@@ -101,7 +101,7 @@ func (x *LabelerService) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "policies\x00labels\x00createdAt\x00reasonTypes\x00subjectTypes\x00subjectCollections\x00")
 	e.EndObject()
 }
 
@@ -115,7 +115,7 @@ func (x *LabelerService) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.labeler.service"))
+			x.Extra.DecodeType(d, "app.bsky.labeler.service")
 		case "policies":
 			if !d.Null() {
 				v4 := new(LabelerDefsLabelerPolicies)
@@ -178,14 +178,10 @@ func (x *LabelerService) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.labeler.service (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *LabelerService) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.labeler.service (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *LabelerService) ValidateLex(path string) error {
 	if x == nil {
 		return nil

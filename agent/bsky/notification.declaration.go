@@ -53,7 +53,7 @@ func (x *NotificationDeclaration) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.notification.declaration", typed)
 	e.Field("allowSubscriptions")
 	e.String(string(x.AllowSubscriptions))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "allowSubscriptions\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *NotificationDeclaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.declaration"))
+			x.Extra.DecodeType(d, "app.bsky.notification.declaration")
 		case "allowSubscriptions":
 			if !d.Null() {
 				x.AllowSubscriptions = NotificationDeclaration_AllowSubscriptions(d.String())
@@ -90,14 +90,10 @@ func (x *NotificationDeclaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.declaration (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDeclaration) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.declaration (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDeclaration) ValidateLex(path string) error {
 	return nil
 }

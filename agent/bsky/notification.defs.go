@@ -26,7 +26,7 @@ func (x *NotificationDefsRecordDeleted) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.notification.defs#recordDeleted", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -40,7 +40,7 @@ func (x *NotificationDefsRecordDeleted) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#recordDeleted"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#recordDeleted")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -59,14 +59,10 @@ func (x *NotificationDefsRecordDeleted) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.defs#recordDeleted
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsRecordDeleted) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.defs#recordDeleted (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsRecordDeleted) ValidateLex(path string) error {
 	return nil
 }
@@ -112,7 +108,7 @@ func (x *NotificationDefsChatPreference) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(string(x.Include))
 	e.Field("push")
 	e.Bool(x.Push)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "include\x00push\x00")
 	e.EndObject()
 }
 
@@ -126,7 +122,7 @@ func (x *NotificationDefsChatPreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#chatPreference"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#chatPreference")
 		case "include":
 			if !d.Null() {
 				x.Include = NotificationDefsChatPreference_Include(d.String())
@@ -153,14 +149,10 @@ func (x *NotificationDefsChatPreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.defs#chatPreference
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsChatPreference) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.defs#chatPreference (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsChatPreference) ValidateLex(path string) error {
 	return nil
 }
@@ -227,7 +219,7 @@ func (x *NotificationDefsFilterablePreference) EncodeLex(e *lex.Encoder, typed b
 	e.Bool(x.List)
 	e.Field("push")
 	e.Bool(x.Push)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "include\x00list\x00push\x00")
 	e.EndObject()
 }
 
@@ -241,7 +233,7 @@ func (x *NotificationDefsFilterablePreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#filterablePreference"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#filterablePreference")
 		case "include":
 			if !d.Null() {
 				x.Include = NotificationDefsFilterablePreference_Include(d.String())
@@ -272,15 +264,10 @@ func (x *NotificationDefsFilterablePreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.defs#filterablePreference (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsFilterablePreference) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsFilterablePreference) ValidateLex(path string) error {
 	return nil
 }
@@ -338,7 +325,7 @@ func (x *NotificationDefsPreference) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Bool(x.List)
 	e.Field("push")
 	e.Bool(x.Push)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "list\x00push\x00")
 	e.EndObject()
 }
 
@@ -352,7 +339,7 @@ func (x *NotificationDefsPreference) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#preference"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#preference")
 		case "list":
 			if !d.Null() {
 				x.List = d.Bool()
@@ -379,14 +366,10 @@ func (x *NotificationDefsPreference) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.defs#preference
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsPreference) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.defs#preference (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsPreference) ValidateLex(path string) error {
 	return nil
 }
@@ -506,7 +489,7 @@ func (x *NotificationDefsPreferences) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("verified")
 		x.Verified.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "chat\x00follow\x00like\x00likeViaRepost\x00mention\x00quote\x00reply\x00repost\x00repostViaRepost\x00starterpackJoined\x00subscribedPost\x00unverified\x00verified\x00")
 	e.EndObject()
 }
 
@@ -520,7 +503,7 @@ func (x *NotificationDefsPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#preferences"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#preferences")
 		case "chat":
 			if !d.Null() {
 				v1 := new(NotificationDefsChatPreference)
@@ -617,14 +600,10 @@ func (x *NotificationDefsPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.defs#preferences
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsPreferences) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.defs#preferences (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsPreferences) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -793,7 +772,7 @@ func (x *NotificationDefsActivitySubscription) EncodeLex(e *lex.Encoder, typed b
 	e.Bool(x.Post)
 	e.Field("reply")
 	e.Bool(x.Reply)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00reply\x00")
 	e.EndObject()
 }
 
@@ -807,7 +786,7 @@ func (x *NotificationDefsActivitySubscription) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#activitySubscription"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#activitySubscription")
 		case "post":
 			if !d.Null() {
 				x.Post = d.Bool()
@@ -834,15 +813,10 @@ func (x *NotificationDefsActivitySubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.defs#activitySubscription (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsActivitySubscription) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsActivitySubscription) ValidateLex(path string) error {
 	return nil
 }
@@ -896,7 +870,7 @@ func (x *NotificationDefsSubjectActivitySubscription) EncodeLex(e *lex.Encoder, 
 		e.Field("activitySubscription")
 		x.ActivitySubscription.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00activitySubscription\x00")
 	e.EndObject()
 }
 
@@ -910,7 +884,7 @@ func (x *NotificationDefsSubjectActivitySubscription) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.defs#subjectActivitySubscription"))
+			x.Extra.DecodeType(d, "app.bsky.notification.defs#subjectActivitySubscription")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -939,15 +913,10 @@ func (x *NotificationDefsSubjectActivitySubscription) UnmarshalJSON(b []byte) er
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.defs#subjectActivitySubscription (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationDefsSubjectActivitySubscription) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationDefsSubjectActivitySubscription) ValidateLex(path string) error {
 	if x == nil {
 		return nil

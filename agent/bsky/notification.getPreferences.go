@@ -53,7 +53,7 @@ func (x *NotificationGetPreferencesOutput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("preferences")
 		x.Preferences.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "preferences\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *NotificationGetPreferencesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.getPreferences#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.getPreferences#output.schema")
 		case "preferences":
 			if !d.Null() {
 				v1 := new(NotificationDefsPreferences)
@@ -92,15 +92,10 @@ func (x *NotificationGetPreferencesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.getPreferences#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationGetPreferencesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationGetPreferencesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -62,7 +62,7 @@ func (x *NotificationGetUnreadCountOutput) EncodeLex(e *lex.Encoder, typed bool)
 	x.Extra.EncodeType(e, "app.bsky.notification.getUnreadCount#output.schema", typed)
 	e.Field("count")
 	e.Int(x.Count)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "count\x00")
 	e.EndObject()
 }
 
@@ -76,7 +76,7 @@ func (x *NotificationGetUnreadCountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.getUnreadCount#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.getUnreadCount#output.schema")
 		case "count":
 			if !d.Null() {
 				x.Count = d.Int()
@@ -99,15 +99,10 @@ func (x *NotificationGetUnreadCountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.getUnreadCount#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationGetUnreadCountOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationGetUnreadCountOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -98,7 +98,7 @@ func (x *NotificationListNotificationsOutput) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("seenAt")
 		e.String(*x.SeenAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00notifications\x00priority\x00seenAt\x00")
 	e.EndObject()
 }
 
@@ -112,7 +112,7 @@ func (x *NotificationListNotificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.listNotifications#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.listNotifications#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -155,15 +155,10 @@ func (x *NotificationListNotificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.listNotifications#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationListNotificationsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationListNotificationsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -351,7 +346,7 @@ func (x *NotificationListNotificationsNotification) EncodeLex(e *lex.Encoder, ty
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00author\x00reason\x00reasonSubject\x00record\x00isRead\x00indexedAt\x00labels\x00")
 	e.EndObject()
 }
 
@@ -365,7 +360,7 @@ func (x *NotificationListNotificationsNotification) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.listNotifications#notification"))
+			x.Extra.DecodeType(d, "app.bsky.notification.listNotifications#notification")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -430,15 +425,10 @@ func (x *NotificationListNotificationsNotification) UnmarshalJSON(b []byte) erro
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.listNotifications#notification (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationListNotificationsNotification) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationListNotificationsNotification) ValidateLex(path string) error {
 	if x == nil {
 		return nil

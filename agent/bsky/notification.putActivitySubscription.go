@@ -45,7 +45,7 @@ func (x *NotificationPutActivitySubscriptionInput) EncodeLex(e *lex.Encoder, typ
 		e.Field("activitySubscription")
 		x.ActivitySubscription.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00activitySubscription\x00")
 	e.EndObject()
 }
 
@@ -59,7 +59,7 @@ func (x *NotificationPutActivitySubscriptionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.putActivitySubscription#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.putActivitySubscription#input.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -88,15 +88,10 @@ func (x *NotificationPutActivitySubscriptionInput) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.putActivitySubscription#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationPutActivitySubscriptionInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationPutActivitySubscriptionInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -155,7 +150,7 @@ func (x *NotificationPutActivitySubscriptionOutput) EncodeLex(e *lex.Encoder, ty
 		e.Field("activitySubscription")
 		x.ActivitySubscription.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00activitySubscription\x00")
 	e.EndObject()
 }
 
@@ -169,7 +164,7 @@ func (x *NotificationPutActivitySubscriptionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.putActivitySubscription#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.putActivitySubscription#output.schema")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -198,15 +193,10 @@ func (x *NotificationPutActivitySubscriptionOutput) UnmarshalJSON(b []byte) erro
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.putActivitySubscription#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationPutActivitySubscriptionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationPutActivitySubscriptionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *NotificationPutPreferencesInput) EncodeLex(e *lex.Encoder, typed bool) 
 	x.Extra.EncodeType(e, "app.bsky.notification.putPreferences#input.schema", typed)
 	e.Field("priority")
 	e.Bool(x.Priority)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "priority\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *NotificationPutPreferencesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferences#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.putPreferences#input.schema")
 		case "priority":
 			if !d.Null() {
 				x.Priority = d.Bool()
@@ -76,15 +76,10 @@ func (x *NotificationPutPreferencesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.putPreferences#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationPutPreferencesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationPutPreferencesInput) ValidateLex(path string) error {
 	return nil
 }

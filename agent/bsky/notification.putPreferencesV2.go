@@ -100,7 +100,7 @@ func (x *NotificationPutPreferencesV2Input) EncodeLex(e *lex.Encoder, typed bool
 		e.Field("verified")
 		x.Verified.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "chat\x00follow\x00like\x00likeViaRepost\x00mention\x00quote\x00reply\x00repost\x00repostViaRepost\x00starterpackJoined\x00subscribedPost\x00unverified\x00verified\x00")
 	e.EndObject()
 }
 
@@ -114,7 +114,7 @@ func (x *NotificationPutPreferencesV2Input) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferencesV2#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.putPreferencesV2#input.schema")
 		case "chat":
 			if !d.Null() {
 				v1 := new(NotificationDefsChatPreference)
@@ -211,15 +211,10 @@ func (x *NotificationPutPreferencesV2Input) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.putPreferencesV2#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationPutPreferencesV2Input) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationPutPreferencesV2Input) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -373,7 +368,7 @@ func (x *NotificationPutPreferencesV2Output) EncodeLex(e *lex.Encoder, typed boo
 		e.Field("preferences")
 		x.Preferences.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "preferences\x00")
 	e.EndObject()
 }
 
@@ -387,7 +382,7 @@ func (x *NotificationPutPreferencesV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.putPreferencesV2#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.putPreferencesV2#output.schema")
 		case "preferences":
 			if !d.Null() {
 				v14 := new(NotificationDefsPreferences)
@@ -412,15 +407,10 @@ func (x *NotificationPutPreferencesV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.putPreferencesV2#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationPutPreferencesV2Output) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationPutPreferencesV2Output) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -71,7 +71,7 @@ func (x *NotificationRegisterPushInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("ageRestricted")
 		e.Bool(*x.AgeRestricted)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "serviceDid\x00token\x00platform\x00appId\x00ageRestricted\x00")
 	e.EndObject()
 }
 
@@ -85,7 +85,7 @@ func (x *NotificationRegisterPushInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.registerPush#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.registerPush#input.schema")
 		case "serviceDid":
 			if !d.Null() {
 				x.ServiceDID = d.String()
@@ -124,15 +124,10 @@ func (x *NotificationRegisterPushInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.registerPush#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationRegisterPushInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationRegisterPushInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -65,7 +65,7 @@ func (x *NotificationUnregisterPushInput) EncodeLex(e *lex.Encoder, typed bool) 
 	e.String(string(x.Platform))
 	e.Field("appId")
 	e.String(x.AppID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "serviceDid\x00token\x00platform\x00appId\x00")
 	e.EndObject()
 }
 
@@ -79,7 +79,7 @@ func (x *NotificationUnregisterPushInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.unregisterPush#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.unregisterPush#input.schema")
 		case "serviceDid":
 			if !d.Null() {
 				x.ServiceDID = d.String()
@@ -114,15 +114,10 @@ func (x *NotificationUnregisterPushInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.notification.unregisterPush#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *NotificationUnregisterPushInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationUnregisterPushInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

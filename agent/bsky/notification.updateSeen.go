@@ -39,7 +39,7 @@ func (x *NotificationUpdateSeenInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.notification.updateSeen#input.schema", typed)
 	e.Field("seenAt")
 	e.String(x.SeenAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "seenAt\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *NotificationUpdateSeenInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.notification.updateSeen#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.notification.updateSeen#input.schema")
 		case "seenAt":
 			if !d.Null() {
 				x.SeenAt = d.String()
@@ -76,14 +76,10 @@ func (x *NotificationUpdateSeenInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.notification.updateSeen#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *NotificationUpdateSeenInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.notification.updateSeen#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *NotificationUpdateSeenInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -65,7 +65,7 @@ func (x *RichtextFacet) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "index\x00features\x00")
 	e.EndObject()
 }
 
@@ -79,7 +79,7 @@ func (x *RichtextFacet) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet"))
+			x.Extra.DecodeType(d, "app.bsky.richtext.facet")
 		case "index":
 			if !d.Null() {
 				v2 := new(RichtextFacetByteSlice)
@@ -114,14 +114,10 @@ func (x *RichtextFacet) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.richtext.facet (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *RichtextFacet) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.richtext.facet (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *RichtextFacet) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -178,7 +174,7 @@ func (x *RichtextFacetMention) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.richtext.facet#mention", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -192,7 +188,7 @@ func (x *RichtextFacetMention) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#mention"))
+			x.Extra.DecodeType(d, "app.bsky.richtext.facet#mention")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -215,14 +211,10 @@ func (x *RichtextFacetMention) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.richtext.facet#mention (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RichtextFacetMention) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.richtext.facet#mention (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *RichtextFacetMention) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -267,7 +259,7 @@ func (x *RichtextFacetLink) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.richtext.facet#link", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -281,7 +273,7 @@ func (x *RichtextFacetLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#link"))
+			x.Extra.DecodeType(d, "app.bsky.richtext.facet#link")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -304,14 +296,10 @@ func (x *RichtextFacetLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.richtext.facet#link (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RichtextFacetLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.richtext.facet#link (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *RichtextFacetLink) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -356,7 +344,7 @@ func (x *RichtextFacetTag) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "app.bsky.richtext.facet#tag", typed)
 	e.Field("tag")
 	e.String(x.Tag)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "tag\x00")
 	e.EndObject()
 }
 
@@ -370,7 +358,7 @@ func (x *RichtextFacetTag) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#tag"))
+			x.Extra.DecodeType(d, "app.bsky.richtext.facet#tag")
 		case "tag":
 			if !d.Null() {
 				x.Tag = d.String()
@@ -393,14 +381,10 @@ func (x *RichtextFacetTag) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.richtext.facet#tag (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RichtextFacetTag) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.richtext.facet#tag (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *RichtextFacetTag) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -454,7 +438,7 @@ func (x *RichtextFacetByteSlice) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.ByteStart)
 	e.Field("byteEnd")
 	e.Int(x.ByteEnd)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "byteStart\x00byteEnd\x00")
 	e.EndObject()
 }
 
@@ -468,7 +452,7 @@ func (x *RichtextFacetByteSlice) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.richtext.facet#byteSlice"))
+			x.Extra.DecodeType(d, "app.bsky.richtext.facet#byteSlice")
 		case "byteStart":
 			if !d.Null() {
 				x.ByteStart = d.Int()
@@ -495,14 +479,10 @@ func (x *RichtextFacetByteSlice) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.richtext.facet#byteSlice (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *RichtextFacetByteSlice) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.richtext.facet#byteSlice (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *RichtextFacetByteSlice) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -30,7 +30,7 @@ func (x *UnspeccedDefsSkeletonSearchPost) EncodeLex(e *lex.Encoder, typed bool) 
 	x.Extra.EncodeType(e, "app.bsky.unspecced.defs#skeletonSearchPost", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -44,7 +44,7 @@ func (x *UnspeccedDefsSkeletonSearchPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchPost"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#skeletonSearchPost")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -67,14 +67,10 @@ func (x *UnspeccedDefsSkeletonSearchPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonSearchPost
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsSkeletonSearchPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#skeletonSearchPost (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsSkeletonSearchPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -118,7 +114,7 @@ func (x *UnspeccedDefsSkeletonSearchActor) EncodeLex(e *lex.Encoder, typed bool)
 	x.Extra.EncodeType(e, "app.bsky.unspecced.defs#skeletonSearchActor", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -132,7 +128,7 @@ func (x *UnspeccedDefsSkeletonSearchActor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchActor"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#skeletonSearchActor")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -155,14 +151,10 @@ func (x *UnspeccedDefsSkeletonSearchActor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonSearchActor
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsSkeletonSearchActor) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#skeletonSearchActor (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsSkeletonSearchActor) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -206,7 +198,7 @@ func (x *UnspeccedDefsSkeletonSearchStarterPack) EncodeLex(e *lex.Encoder, typed
 	x.Extra.EncodeType(e, "app.bsky.unspecced.defs#skeletonSearchStarterPack", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -220,7 +212,7 @@ func (x *UnspeccedDefsSkeletonSearchStarterPack) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonSearchStarterPack"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#skeletonSearchStarterPack")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -243,15 +235,10 @@ func (x *UnspeccedDefsSkeletonSearchStarterPack) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.defs#skeletonSearchStarterPack (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsSkeletonSearchStarterPack) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsSkeletonSearchStarterPack) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -308,7 +295,7 @@ func (x *UnspeccedDefsTrendingTopic) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("link")
 	e.String(x.Link)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "topic\x00displayName\x00description\x00link\x00")
 	e.EndObject()
 }
 
@@ -322,7 +309,7 @@ func (x *UnspeccedDefsTrendingTopic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#trendingTopic"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#trendingTopic")
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -357,14 +344,10 @@ func (x *UnspeccedDefsTrendingTopic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#trendingTopic
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsTrendingTopic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#trendingTopic (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsTrendingTopic) ValidateLex(path string) error {
 	return nil
 }
@@ -470,7 +453,7 @@ func (x *UnspeccedDefsSkeletonTrend) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "topic\x00displayName\x00link\x00startedAt\x00postCount\x00status\x00category\x00dids\x00")
 	e.EndObject()
 }
 
@@ -484,7 +467,7 @@ func (x *UnspeccedDefsSkeletonTrend) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#skeletonTrend"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#skeletonTrend")
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -541,14 +524,10 @@ func (x *UnspeccedDefsSkeletonTrend) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#skeletonTrend
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsSkeletonTrend) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#skeletonTrend (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsSkeletonTrend) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -694,7 +673,7 @@ func (x *UnspeccedDefsTrendView) EncodeLex(e *lex.Encoder, typed bool) {
 		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "topic\x00displayName\x00link\x00startedAt\x00postCount\x00status\x00category\x00actors\x00")
 	e.EndObject()
 }
 
@@ -708,7 +687,7 @@ func (x *UnspeccedDefsTrendView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#trendView"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#trendView")
 		case "topic":
 			if !d.Null() {
 				x.Topic = d.String()
@@ -767,14 +746,10 @@ func (x *UnspeccedDefsTrendView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#trendView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsTrendView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#trendView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsTrendView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -902,7 +877,7 @@ func (x *UnspeccedDefsThreadItemPost) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Bool(x.HiddenByThreadgate)
 	e.Field("mutedByViewer")
 	e.Bool(x.MutedByViewer)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "post\x00moreParents\x00moreReplies\x00opThread\x00hiddenByThreadgate\x00mutedByViewer\x00")
 	e.EndObject()
 }
 
@@ -916,7 +891,7 @@ func (x *UnspeccedDefsThreadItemPost) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemPost"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#threadItemPost")
 		case "post":
 			if !d.Null() {
 				v10 := new(FeedDefsPostView)
@@ -961,14 +936,10 @@ func (x *UnspeccedDefsThreadItemPost) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemPost
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsThreadItemPost) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#threadItemPost (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsThreadItemPost) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1049,7 +1020,7 @@ func (x *UnspeccedDefsThreadItemNoUnauthenticated) EncodeLex(e *lex.Encoder, typ
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.unspecced.defs#threadItemNoUnauthenticated", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1063,7 +1034,7 @@ func (x *UnspeccedDefsThreadItemNoUnauthenticated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemNoUnauthenticated"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#threadItemNoUnauthenticated")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1082,15 +1053,10 @@ func (x *UnspeccedDefsThreadItemNoUnauthenticated) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.defs#threadItemNoUnauthenticated (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsThreadItemNoUnauthenticated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsThreadItemNoUnauthenticated) ValidateLex(path string) error {
 	return nil
 }
@@ -1116,7 +1082,7 @@ func (x *UnspeccedDefsThreadItemNotFound) EncodeLex(e *lex.Encoder, typed bool) 
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "app.bsky.unspecced.defs#threadItemNotFound", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1130,7 +1096,7 @@ func (x *UnspeccedDefsThreadItemNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemNotFound"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#threadItemNotFound")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1149,14 +1115,10 @@ func (x *UnspeccedDefsThreadItemNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemNotFound
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsThreadItemNotFound) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#threadItemNotFound (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsThreadItemNotFound) ValidateLex(path string) error {
 	return nil
 }
@@ -1188,7 +1150,7 @@ func (x *UnspeccedDefsThreadItemBlocked) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("author")
 		x.Author.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "author\x00")
 	e.EndObject()
 }
 
@@ -1202,7 +1164,7 @@ func (x *UnspeccedDefsThreadItemBlocked) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#threadItemBlocked"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#threadItemBlocked")
 		case "author":
 			if !d.Null() {
 				v11 := new(FeedDefsBlockedAuthor)
@@ -1227,14 +1189,10 @@ func (x *UnspeccedDefsThreadItemBlocked) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#threadItemBlocked
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsThreadItemBlocked) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#threadItemBlocked (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsThreadItemBlocked) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1303,7 +1261,7 @@ func (x *UnspeccedDefsAgeAssuranceState) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("status")
 	e.String(string(x.Status))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lastInitiatedAt\x00status\x00")
 	e.EndObject()
 }
 
@@ -1317,7 +1275,7 @@ func (x *UnspeccedDefsAgeAssuranceState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#ageAssuranceState"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#ageAssuranceState")
 		case "lastInitiatedAt":
 			if !d.Null() {
 				x.LastInitiatedAt = lex.Ptr(d.String())
@@ -1344,14 +1302,10 @@ func (x *UnspeccedDefsAgeAssuranceState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#ageAssuranceState
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsAgeAssuranceState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#ageAssuranceState (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsAgeAssuranceState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1459,7 +1413,7 @@ func (x *UnspeccedDefsAgeAssuranceEvent) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("completeUa")
 		e.String(*x.CompleteUa)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00status\x00attemptId\x00email\x00initIp\x00initUa\x00completeIp\x00completeUa\x00")
 	e.EndObject()
 }
 
@@ -1473,7 +1427,7 @@ func (x *UnspeccedDefsAgeAssuranceEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.defs#ageAssuranceEvent"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.defs#ageAssuranceEvent")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -1524,14 +1478,10 @@ func (x *UnspeccedDefsAgeAssuranceEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.defs#ageAssuranceEvent
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedDefsAgeAssuranceEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.defs#ageAssuranceEvent (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedDefsAgeAssuranceEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil

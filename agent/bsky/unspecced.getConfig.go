@@ -59,7 +59,7 @@ func (x *UnspeccedGetConfigOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "checkEmailConfirmed\x00liveNow\x00")
 	e.EndObject()
 }
 
@@ -73,7 +73,7 @@ func (x *UnspeccedGetConfigOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getConfig#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getConfig#output.schema")
 		case "checkEmailConfirmed":
 			if !d.Null() {
 				x.CheckEmailConfirmed = lex.Ptr(d.Bool())
@@ -108,14 +108,10 @@ func (x *UnspeccedGetConfigOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.getConfig#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetConfigOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.getConfig#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetConfigOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -193,7 +189,7 @@ func (x *UnspeccedGetConfigLiveNowConfig) EncodeLex(e *lex.Encoder, typed bool) 
 		e.String(v6)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00domains\x00")
 	e.EndObject()
 }
 
@@ -207,7 +203,7 @@ func (x *UnspeccedGetConfigLiveNowConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getConfig#liveNowConfig"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getConfig#liveNowConfig")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -240,14 +236,10 @@ func (x *UnspeccedGetConfigLiveNowConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.getConfig#liveNowConfig
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetConfigLiveNowConfig) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.getConfig#liveNowConfig (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetConfigLiveNowConfig) ValidateLex(path string) error {
 	if x == nil {
 		return nil

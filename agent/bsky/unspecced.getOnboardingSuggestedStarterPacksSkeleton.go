@@ -68,7 +68,7 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) EncodeLex(e 
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "starterPacks\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) DecodeLex(d 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema")
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []string{}
@@ -111,15 +111,10 @@ func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) UnmarshalJSO
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getOnboardingSuggestedStarterPacksSkeleton#output.schema (required
 // members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// nil or *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetOnboardingSuggestedStarterPacksSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -87,7 +87,7 @@ func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) EncodeLex(e *lex.En
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "dids\x00recId\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -101,7 +101,7 @@ func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema")
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}
@@ -138,15 +138,10 @@ func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getOnboardingSuggestedUsersSkeleton#output.schema (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetOnboardingSuggestedUsersSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

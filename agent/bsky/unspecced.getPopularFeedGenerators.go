@@ -76,7 +76,7 @@ func (x *UnspeccedGetPopularFeedGeneratorsOutput) EncodeLex(e *lex.Encoder, type
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00feeds\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *UnspeccedGetPopularFeedGeneratorsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPopularFeedGenerators#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getPopularFeedGenerators#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -125,15 +125,10 @@ func (x *UnspeccedGetPopularFeedGeneratorsOutput) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getPopularFeedGenerators#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetPopularFeedGeneratorsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetPopularFeedGeneratorsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -56,7 +56,7 @@ func (x *UnspeccedGetPostThreadOtherV2Output) EncodeLex(e *lex.Encoder, typed bo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "thread\x00")
 	e.EndObject()
 }
 
@@ -70,7 +70,7 @@ func (x *UnspeccedGetPostThreadOtherV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadOtherV2#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getPostThreadOtherV2#output.schema")
 		case "thread":
 			if !d.Null() {
 				v2 := []*UnspeccedGetPostThreadOtherV2ThreadItem{}
@@ -101,15 +101,10 @@ func (x *UnspeccedGetPostThreadOtherV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getPostThreadOtherV2#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetPostThreadOtherV2Output) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetPostThreadOtherV2Output) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -211,7 +206,7 @@ func (x *UnspeccedGetPostThreadOtherV2ThreadItem) EncodeLex(e *lex.Encoder, type
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00depth\x00value\x00")
 	e.EndObject()
 }
 
@@ -225,7 +220,7 @@ func (x *UnspeccedGetPostThreadOtherV2ThreadItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadOtherV2#threadItem"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getPostThreadOtherV2#threadItem")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -256,15 +251,10 @@ func (x *UnspeccedGetPostThreadOtherV2ThreadItem) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getPostThreadOtherV2#threadItem (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetPostThreadOtherV2ThreadItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetPostThreadOtherV2ThreadItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -105,7 +105,7 @@ func (x *UnspeccedGetPostThreadV2Output) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("hasOtherReplies")
 	e.Bool(x.HasOtherReplies)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "thread\x00threadgate\x00hasOtherReplies\x00")
 	e.EndObject()
 }
 
@@ -119,7 +119,7 @@ func (x *UnspeccedGetPostThreadV2Output) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadV2#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getPostThreadV2#output.schema")
 		case "thread":
 			if !d.Null() {
 				v2 := []*UnspeccedGetPostThreadV2ThreadItem{}
@@ -160,15 +160,10 @@ func (x *UnspeccedGetPostThreadV2Output) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getPostThreadV2#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetPostThreadV2Output) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetPostThreadV2Output) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -293,7 +288,7 @@ func (x *UnspeccedGetPostThreadV2ThreadItem) EncodeLex(e *lex.Encoder, typed boo
 		e.Field("value")
 		lex.EncodeObject(e, x.Value)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00depth\x00value\x00")
 	e.EndObject()
 }
 
@@ -307,7 +302,7 @@ func (x *UnspeccedGetPostThreadV2ThreadItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getPostThreadV2#threadItem"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getPostThreadV2#threadItem")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -338,14 +333,10 @@ func (x *UnspeccedGetPostThreadV2ThreadItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.getPostThreadV2#threadItem
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetPostThreadV2ThreadItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.getPostThreadV2#threadItem (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetPostThreadV2ThreadItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil

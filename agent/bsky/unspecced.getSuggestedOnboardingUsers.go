@@ -81,7 +81,7 @@ func (x *UnspeccedGetSuggestedOnboardingUsersOutput) EncodeLex(e *lex.Encoder, t
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actors\x00recId\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -95,7 +95,7 @@ func (x *UnspeccedGetSuggestedOnboardingUsersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema")
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}
@@ -134,15 +134,10 @@ func (x *UnspeccedGetSuggestedOnboardingUsersOutput) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedOnboardingUsers#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedOnboardingUsersOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedOnboardingUsersOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

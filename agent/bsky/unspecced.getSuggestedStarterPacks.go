@@ -62,7 +62,7 @@ func (x *UnspeccedGetSuggestedStarterPacksOutput) EncodeLex(e *lex.Encoder, type
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "starterPacks\x00")
 	e.EndObject()
 }
 
@@ -76,7 +76,7 @@ func (x *UnspeccedGetSuggestedStarterPacksOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedStarterPacks#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedStarterPacks#output.schema")
 		case "starterPacks":
 			if !d.Null() {
 				v2 := []*GraphDefsStarterPackView{}
@@ -107,15 +107,10 @@ func (x *UnspeccedGetSuggestedStarterPacksOutput) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedStarterPacks#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedStarterPacksOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedStarterPacksOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -81,7 +81,7 @@ func (x *UnspeccedGetSuggestedUsersOutput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actors\x00recId\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -95,7 +95,7 @@ func (x *UnspeccedGetSuggestedUsersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsers#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedUsers#output.schema")
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}
@@ -134,15 +134,10 @@ func (x *UnspeccedGetSuggestedUsersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedUsers#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedUsersOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedUsersOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

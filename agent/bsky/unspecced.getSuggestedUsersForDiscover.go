@@ -68,7 +68,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) EncodeLex(e *lex.Encoder, 
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actors\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema")
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}
@@ -117,15 +117,10 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) UnmarshalJSON(b []byte) er
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedUsersForDiscover#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedUsersForDiscoverOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

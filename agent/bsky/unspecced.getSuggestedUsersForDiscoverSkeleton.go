@@ -74,7 +74,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) EncodeLex(e *lex.E
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "dids\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -88,7 +88,7 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) DecodeLex(d *lex.D
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema")
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}
@@ -121,15 +121,10 @@ func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) UnmarshalJSON(b []
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedUsersForDiscoverSkeleton#output.schema (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedUsersForDiscoverSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

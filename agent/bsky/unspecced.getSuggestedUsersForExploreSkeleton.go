@@ -79,7 +79,7 @@ func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) EncodeLex(e *lex.En
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "dids\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -93,7 +93,7 @@ func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForExploreSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedUsersForExploreSkeleton#output.schema")
 		case "dids":
 			if !d.Null() {
 				v2 := []string{}
@@ -126,15 +126,10 @@ func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedUsersForExploreSkeleton#output.schema (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedUsersForExploreSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -73,7 +73,7 @@ func (x *UnspeccedGetSuggestedUsersForSeeMoreOutput) EncodeLex(e *lex.Encoder, t
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actors\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *UnspeccedGetSuggestedUsersForSeeMoreOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestedUsersForSeeMore#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestedUsersForSeeMore#output.schema")
 		case "actors":
 			if !d.Null() {
 				v2 := []*ActorDefsProfileView{}
@@ -122,15 +122,10 @@ func (x *UnspeccedGetSuggestedUsersForSeeMoreOutput) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestedUsersForSeeMore#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestedUsersForSeeMoreOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestedUsersForSeeMoreOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

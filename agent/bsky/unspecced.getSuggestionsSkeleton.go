@@ -105,7 +105,7 @@ func (x *UnspeccedGetSuggestionsSkeletonOutput) EncodeLex(e *lex.Encoder, typed 
 		e.Field("recIdStr")
 		e.String(*x.RecIDStr)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00actors\x00relativeToDid\x00recId\x00recIdStr\x00")
 	e.EndObject()
 }
 
@@ -119,7 +119,7 @@ func (x *UnspeccedGetSuggestionsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getSuggestionsSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getSuggestionsSkeleton#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -166,15 +166,10 @@ func (x *UnspeccedGetSuggestionsSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getSuggestionsSkeleton#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetSuggestionsSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetSuggestionsSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

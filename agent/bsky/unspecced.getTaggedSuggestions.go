@@ -55,7 +55,7 @@ func (x *UnspeccedGetTaggedSuggestionsOutput) EncodeLex(e *lex.Encoder, typed bo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "suggestions\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *UnspeccedGetTaggedSuggestionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTaggedSuggestions#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getTaggedSuggestions#output.schema")
 		case "suggestions":
 			if !d.Null() {
 				v2 := []*UnspeccedGetTaggedSuggestionsSuggestion{}
@@ -100,15 +100,10 @@ func (x *UnspeccedGetTaggedSuggestionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getTaggedSuggestions#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetTaggedSuggestionsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetTaggedSuggestionsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -191,7 +186,7 @@ func (x *UnspeccedGetTaggedSuggestionsSuggestion) EncodeLex(e *lex.Encoder, type
 	e.String(string(x.SubjectType))
 	e.Field("subject")
 	e.String(x.Subject)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "tag\x00subjectType\x00subject\x00")
 	e.EndObject()
 }
 
@@ -205,7 +200,7 @@ func (x *UnspeccedGetTaggedSuggestionsSuggestion) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTaggedSuggestions#suggestion"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getTaggedSuggestions#suggestion")
 		case "tag":
 			if !d.Null() {
 				x.Tag = d.String()
@@ -236,15 +231,10 @@ func (x *UnspeccedGetTaggedSuggestionsSuggestion) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getTaggedSuggestions#suggestion (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetTaggedSuggestionsSuggestion) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetTaggedSuggestionsSuggestion) ValidateLex(path string) error {
 	if x == nil {
 		return nil

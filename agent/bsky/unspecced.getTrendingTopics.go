@@ -76,7 +76,7 @@ func (x *UnspeccedGetTrendingTopicsOutput) EncodeLex(e *lex.Encoder, typed bool)
 		v2.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "topics\x00suggested\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *UnspeccedGetTrendingTopicsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrendingTopics#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getTrendingTopics#output.schema")
 		case "topics":
 			if !d.Null() {
 				v3 := []*UnspeccedDefsTrendingTopic{}
@@ -133,15 +133,10 @@ func (x *UnspeccedGetTrendingTopicsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getTrendingTopics#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetTrendingTopicsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetTrendingTopicsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -60,7 +60,7 @@ func (x *UnspeccedGetTrendsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "trends\x00")
 	e.EndObject()
 }
 
@@ -74,7 +74,7 @@ func (x *UnspeccedGetTrendsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrends#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getTrends#output.schema")
 		case "trends":
 			if !d.Null() {
 				v2 := []*UnspeccedDefsTrendView{}
@@ -105,14 +105,10 @@ func (x *UnspeccedGetTrendsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.unspecced.getTrends#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetTrendsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.unspecced.getTrends#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetTrendsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -68,7 +68,7 @@ func (x *UnspeccedGetTrendsSkeletonOutput) EncodeLex(e *lex.Encoder, typed bool)
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "trends\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *UnspeccedGetTrendsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.getTrendsSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.getTrendsSkeleton#output.schema")
 		case "trends":
 			if !d.Null() {
 				v2 := []*UnspeccedDefsSkeletonTrend{}
@@ -113,15 +113,10 @@ func (x *UnspeccedGetTrendsSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.getTrendsSkeleton#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedGetTrendsSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedGetTrendsSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

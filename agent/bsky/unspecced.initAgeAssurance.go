@@ -47,7 +47,7 @@ func (x *UnspeccedInitAgeAssuranceInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Language)
 	e.Field("countryCode")
 	e.String(x.CountryCode)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00language\x00countryCode\x00")
 	e.EndObject()
 }
 
@@ -61,7 +61,7 @@ func (x *UnspeccedInitAgeAssuranceInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.initAgeAssurance#input.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.initAgeAssurance#input.schema")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -92,15 +92,10 @@ func (x *UnspeccedInitAgeAssuranceInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.initAgeAssurance#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedInitAgeAssuranceInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedInitAgeAssuranceInput) ValidateLex(path string) error {
 	return nil
 }

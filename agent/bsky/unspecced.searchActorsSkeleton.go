@@ -92,7 +92,7 @@ func (x *UnspeccedSearchActorsSkeletonOutput) EncodeLex(e *lex.Encoder, typed bo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00hitsTotal\x00actors\x00")
 	e.EndObject()
 }
 
@@ -106,7 +106,7 @@ func (x *UnspeccedSearchActorsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.searchActorsSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.searchActorsSkeleton#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -145,15 +145,10 @@ func (x *UnspeccedSearchActorsSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.searchActorsSkeleton#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedSearchActorsSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedSearchActorsSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -155,7 +155,7 @@ func (x *UnspeccedSearchPostsSkeletonOutput) EncodeLex(e *lex.Encoder, typed boo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00hitsTotal\x00posts\x00")
 	e.EndObject()
 }
 
@@ -169,7 +169,7 @@ func (x *UnspeccedSearchPostsSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.searchPostsSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.searchPostsSkeleton#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -208,15 +208,10 @@ func (x *UnspeccedSearchPostsSkeletonOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.searchPostsSkeleton#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedSearchPostsSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedSearchPostsSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -87,7 +87,7 @@ func (x *UnspeccedSearchStarterPacksSkeletonOutput) EncodeLex(e *lex.Encoder, ty
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00hitsTotal\x00starterPacks\x00")
 	e.EndObject()
 }
 
@@ -101,7 +101,7 @@ func (x *UnspeccedSearchStarterPacksSkeletonOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.unspecced.searchStarterPacksSkeleton#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.unspecced.searchStarterPacksSkeleton#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -140,15 +140,10 @@ func (x *UnspeccedSearchStarterPacksSkeletonOutput) UnmarshalJSON(b []byte) erro
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // app.bsky.unspecced.searchStarterPacksSkeleton#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *UnspeccedSearchStarterPacksSkeletonOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *UnspeccedSearchStarterPacksSkeletonOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

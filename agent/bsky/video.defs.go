@@ -73,7 +73,7 @@ func (x *VideoDefsJobStatus) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		e.String(*x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "jobId\x00did\x00state\x00progress\x00blob\x00error\x00message\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *VideoDefsJobStatus) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.video.defs#jobStatus"))
+			x.Extra.DecodeType(d, "app.bsky.video.defs#jobStatus")
 		case "jobId":
 			if !d.Null() {
 				x.JobID = d.String()
@@ -136,14 +136,10 @@ func (x *VideoDefsJobStatus) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.video.defs#jobStatus (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *VideoDefsJobStatus) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.video.defs#jobStatus (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *VideoDefsJobStatus) ValidateLex(path string) error {
 	if x == nil {
 		return nil

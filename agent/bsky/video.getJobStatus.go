@@ -51,7 +51,7 @@ func (x *VideoGetJobStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("jobStatus")
 		x.JobStatus.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "jobStatus\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *VideoGetJobStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.video.getJobStatus#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.video.getJobStatus#output.schema")
 		case "jobStatus":
 			if !d.Null() {
 				v1 := new(VideoDefsJobStatus)
@@ -90,14 +90,10 @@ func (x *VideoGetJobStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.video.getJobStatus#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *VideoGetJobStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.video.getJobStatus#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *VideoGetJobStatusOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -70,7 +70,7 @@ func (x *VideoGetUploadLimitsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("error")
 		e.String(*x.Error)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "canUpload\x00remainingDailyVideos\x00remainingDailyBytes\x00message\x00error\x00")
 	e.EndObject()
 }
 
@@ -84,7 +84,7 @@ func (x *VideoGetUploadLimitsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.video.getUploadLimits#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.video.getUploadLimits#output.schema")
 		case "canUpload":
 			if !d.Null() {
 				x.CanUpload = d.Bool()
@@ -123,14 +123,10 @@ func (x *VideoGetUploadLimitsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.video.getUploadLimits#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *VideoGetUploadLimitsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.video.getUploadLimits#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *VideoGetUploadLimitsOutput) ValidateLex(path string) error {
 	return nil
 }

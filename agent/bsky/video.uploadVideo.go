@@ -41,7 +41,7 @@ func (x *VideoUploadVideoOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("jobStatus")
 		x.JobStatus.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "jobStatus\x00")
 	e.EndObject()
 }
 
@@ -55,7 +55,7 @@ func (x *VideoUploadVideoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("app.bsky.video.uploadVideo#output.schema"))
+			x.Extra.DecodeType(d, "app.bsky.video.uploadVideo#output.schema")
 		case "jobStatus":
 			if !d.Null() {
 				v1 := new(VideoDefsJobStatus)
@@ -80,14 +80,10 @@ func (x *VideoUploadVideoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of app.bsky.video.uploadVideo#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *VideoUploadVideoOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// app.bsky.video.uploadVideo#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *VideoUploadVideoOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

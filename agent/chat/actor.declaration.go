@@ -72,7 +72,7 @@ func (x *ActorDeclaration) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("allowGroupInvites")
 		e.String(string(*x.AllowGroupInvites))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "allowIncoming\x00allowGroupInvites\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *ActorDeclaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.declaration"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.declaration")
 		case "allowIncoming":
 			if !d.Null() {
 				x.AllowIncoming = ActorDeclaration_AllowIncoming(d.String())
@@ -113,14 +113,10 @@ func (x *ActorDeclaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.declaration (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDeclaration) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.declaration (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ActorDeclaration) ValidateLex(path string) error {
 	return nil
 }

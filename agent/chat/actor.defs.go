@@ -129,7 +129,7 @@ func (x *ActorDefsProfileViewBasic) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("kind")
 		lex.EncodeObject(e, x.Kind)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00displayName\x00avatar\x00associated\x00viewer\x00labels\x00createdAt\x00chatDisabled\x00verification\x00kind\x00")
 	e.EndObject()
 }
 
@@ -143,7 +143,7 @@ func (x *ActorDefsProfileViewBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#profileViewBasic"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.defs#profileViewBasic")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -220,14 +220,10 @@ func (x *ActorDefsProfileViewBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.defs#profileViewBasic
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsProfileViewBasic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.defs#profileViewBasic (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsProfileViewBasic) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -368,7 +364,7 @@ func (x *ActorDefsDirectConvoMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.actor.defs#directConvoMember", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -382,7 +378,7 @@ func (x *ActorDefsDirectConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#directConvoMember"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.defs#directConvoMember")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -401,14 +397,10 @@ func (x *ActorDefsDirectConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.defs#directConvoMember
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsDirectConvoMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.defs#directConvoMember (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsDirectConvoMember) ValidateLex(path string) error {
 	return nil
 }
@@ -447,7 +439,7 @@ func (x *ActorDefsGroupConvoMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("role")
 	e.String(string(x.Role))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "addedBy\x00role\x00")
 	e.EndObject()
 }
 
@@ -461,7 +453,7 @@ func (x *ActorDefsGroupConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#groupConvoMember"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.defs#groupConvoMember")
 		case "addedBy":
 			if !d.Null() {
 				v9 := new(ActorDefsProfileViewBasic)
@@ -490,14 +482,10 @@ func (x *ActorDefsGroupConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.defs#groupConvoMember
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsGroupConvoMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.defs#groupConvoMember (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsGroupConvoMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -546,7 +534,7 @@ func (x *ActorDefsPastGroupConvoMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.actor.defs#pastGroupConvoMember", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -560,7 +548,7 @@ func (x *ActorDefsPastGroupConvoMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.defs#pastGroupConvoMember"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.defs#pastGroupConvoMember")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -579,14 +567,10 @@ func (x *ActorDefsPastGroupConvoMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.defs#pastGroupConvoMember
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDefsPastGroupConvoMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.defs#pastGroupConvoMember (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDefsPastGroupConvoMember) ValidateLex(path string) error {
 	return nil
 }

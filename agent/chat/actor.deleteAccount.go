@@ -34,7 +34,7 @@ func (x *ActorDeleteAccountOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.actor.deleteAccount#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -48,7 +48,7 @@ func (x *ActorDeleteAccountOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.deleteAccount#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.deleteAccount#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -67,14 +67,10 @@ func (x *ActorDeleteAccountOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.deleteAccount#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorDeleteAccountOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.deleteAccount#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorDeleteAccountOutput) ValidateLex(path string) error {
 	return nil
 }

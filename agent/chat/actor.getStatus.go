@@ -59,7 +59,7 @@ func (x *ActorGetStatusOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Bool(x.CanCreateGroups)
 	e.Field("groupMemberLimit")
 	e.Int(x.GroupMemberLimit)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "chatDisabled\x00canCreateGroups\x00groupMemberLimit\x00")
 	e.EndObject()
 }
 
@@ -73,7 +73,7 @@ func (x *ActorGetStatusOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.actor.getStatus#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.actor.getStatus#output.schema")
 		case "chatDisabled":
 			if !d.Null() {
 				x.ChatDisabled = d.Bool()
@@ -104,14 +104,10 @@ func (x *ActorGetStatusOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.actor.getStatus#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ActorGetStatusOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.actor.getStatus#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ActorGetStatusOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -38,7 +38,7 @@ func (x *ConvoAcceptConvoInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.acceptConvo#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *ConvoAcceptConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.acceptConvo#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.acceptConvo#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -75,14 +75,10 @@ func (x *ConvoAcceptConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.acceptConvo#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoAcceptConvoInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.acceptConvo#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoAcceptConvoInput) ValidateLex(path string) error {
 	return nil
 }
@@ -122,7 +118,7 @@ func (x *ConvoAcceptConvoOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("rev")
 		e.String(*x.Rev)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00")
 	e.EndObject()
 }
 
@@ -136,7 +132,7 @@ func (x *ConvoAcceptConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.acceptConvo#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.acceptConvo#output.schema")
 		case "rev":
 			if !d.Null() {
 				x.Rev = lex.Ptr(d.String())
@@ -159,14 +155,10 @@ func (x *ConvoAcceptConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.acceptConvo#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoAcceptConvoOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.acceptConvo#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoAcceptConvoOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -46,7 +46,7 @@ func (x *ConvoAddReactionInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.MessageID)
 	e.Field("value")
 	e.String(x.Value)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00messageId\x00value\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *ConvoAddReactionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.addReaction#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.addReaction#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -91,14 +91,10 @@ func (x *ConvoAddReactionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.addReaction#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoAddReactionInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.addReaction#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoAddReactionInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -164,7 +160,7 @@ func (x *ConvoAddReactionOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "message\x00")
 	e.EndObject()
 }
 
@@ -178,7 +174,7 @@ func (x *ConvoAddReactionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.addReaction#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.addReaction#output.schema")
 		case "message":
 			if !d.Null() {
 				v1 := new(ConvoDefsMessageView)
@@ -203,14 +199,10 @@ func (x *ConvoAddReactionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.addReaction#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoAddReactionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.addReaction#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoAddReactionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

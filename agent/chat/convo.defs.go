@@ -73,7 +73,7 @@ func (x *ConvoDefsConvoRef) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.DID)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *ConvoDefsConvoRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#convoRef"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#convoRef")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -114,14 +114,10 @@ func (x *ConvoDefsConvoRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#convoRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsConvoRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#convoRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsConvoRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -180,7 +176,7 @@ func (x *ConvoDefsMessageRef) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("messageId")
 	e.String(x.MessageID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00convoId\x00messageId\x00")
 	e.EndObject()
 }
 
@@ -194,7 +190,7 @@ func (x *ConvoDefsMessageRef) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageRef"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#messageRef")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -225,14 +221,10 @@ func (x *ConvoDefsMessageRef) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#messageRef (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsMessageRef) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#messageRef (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsMessageRef) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -328,7 +320,7 @@ func (x *ConvoDefsMessageInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("embed")
 		lex.EncodeObject(e, x.Embed)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "text\x00facets\x00embed\x00")
 	e.EndObject()
 }
 
@@ -342,7 +334,7 @@ func (x *ConvoDefsMessageInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageInput"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#messageInput")
 		case "text":
 			if !d.Null() {
 				x.Text = d.String()
@@ -381,14 +373,10 @@ func (x *ConvoDefsMessageInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#messageInput (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsMessageInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#messageInput (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsMessageInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -519,7 +507,7 @@ func (x *ConvoDefsMessageView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("sentAt")
 	e.String(x.SentAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00rev\x00text\x00facets\x00embed\x00reactions\x00sender\x00sentAt\x00")
 	e.EndObject()
 }
 
@@ -533,7 +521,7 @@ func (x *ConvoDefsMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#messageView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -602,14 +590,10 @@ func (x *ConvoDefsMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#messageView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsMessageView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#messageView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsMessageView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -722,7 +706,7 @@ func (x *ConvoDefsSystemMessageReferredUser) EncodeLex(e *lex.Encoder, typed boo
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#systemMessageReferredUser", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -736,7 +720,7 @@ func (x *ConvoDefsSystemMessageReferredUser) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageReferredUser"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageReferredUser")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -759,15 +743,10 @@ func (x *ConvoDefsSystemMessageReferredUser) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageReferredUser (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageReferredUser) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageReferredUser) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -874,7 +853,7 @@ func (x *ConvoDefsSystemMessageView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("data")
 		lex.EncodeObject(e, x.Data)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00rev\x00sentAt\x00data\x00")
 	e.EndObject()
 }
 
@@ -888,7 +867,7 @@ func (x *ConvoDefsSystemMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -923,14 +902,10 @@ func (x *ConvoDefsSystemMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#systemMessageView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#systemMessageView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1015,7 +990,7 @@ func (x *ConvoDefsSystemMessageDataAddMember) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("addedBy")
 		x.AddedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "member\x00role\x00addedBy\x00")
 	e.EndObject()
 }
 
@@ -1029,7 +1004,7 @@ func (x *ConvoDefsSystemMessageDataAddMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataAddMember"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataAddMember")
 		case "member":
 			if !d.Null() {
 				v17 := new(ConvoDefsSystemMessageReferredUser)
@@ -1064,15 +1039,10 @@ func (x *ConvoDefsSystemMessageDataAddMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataAddMember (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataAddMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataAddMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1145,7 +1115,7 @@ func (x *ConvoDefsSystemMessageDataRemoveMember) EncodeLex(e *lex.Encoder, typed
 		e.Field("removedBy")
 		x.RemovedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "member\x00removedBy\x00")
 	e.EndObject()
 }
 
@@ -1159,7 +1129,7 @@ func (x *ConvoDefsSystemMessageDataRemoveMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataRemoveMember"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataRemoveMember")
 		case "member":
 			if !d.Null() {
 				v19 := new(ConvoDefsSystemMessageReferredUser)
@@ -1190,15 +1160,10 @@ func (x *ConvoDefsSystemMessageDataRemoveMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataRemoveMember (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataRemoveMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataRemoveMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1269,7 +1234,7 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) EncodeLex(e *lex.Encoder, typed b
 		e.Field("approvedBy")
 		x.ApprovedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "member\x00role\x00approvedBy\x00")
 	e.EndObject()
 }
 
@@ -1283,7 +1248,7 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataMemberJoin"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataMemberJoin")
 		case "member":
 			if !d.Null() {
 				v21 := new(ConvoDefsSystemMessageReferredUser)
@@ -1318,15 +1283,10 @@ func (x *ConvoDefsSystemMessageDataMemberJoin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataMemberJoin (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataMemberJoin) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataMemberJoin) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1392,7 +1352,7 @@ func (x *ConvoDefsSystemMessageDataMemberLeave) EncodeLex(e *lex.Encoder, typed 
 		e.Field("member")
 		x.Member.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "member\x00")
 	e.EndObject()
 }
 
@@ -1406,7 +1366,7 @@ func (x *ConvoDefsSystemMessageDataMemberLeave) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataMemberLeave"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataMemberLeave")
 		case "member":
 			if !d.Null() {
 				v23 := new(ConvoDefsSystemMessageReferredUser)
@@ -1431,15 +1391,10 @@ func (x *ConvoDefsSystemMessageDataMemberLeave) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataMemberLeave (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataMemberLeave) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataMemberLeave) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1488,7 +1443,7 @@ func (x *ConvoDefsSystemMessageDataLockConvo) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("lockedBy")
 		x.LockedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lockedBy\x00")
 	e.EndObject()
 }
 
@@ -1502,7 +1457,7 @@ func (x *ConvoDefsSystemMessageDataLockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataLockConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataLockConvo")
 		case "lockedBy":
 			if !d.Null() {
 				v24 := new(ConvoDefsSystemMessageReferredUser)
@@ -1527,15 +1482,10 @@ func (x *ConvoDefsSystemMessageDataLockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataLockConvo (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataLockConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataLockConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1584,7 +1534,7 @@ func (x *ConvoDefsSystemMessageDataUnlockConvo) EncodeLex(e *lex.Encoder, typed 
 		e.Field("unlockedBy")
 		x.UnlockedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "unlockedBy\x00")
 	e.EndObject()
 }
 
@@ -1598,7 +1548,7 @@ func (x *ConvoDefsSystemMessageDataUnlockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataUnlockConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataUnlockConvo")
 		case "unlockedBy":
 			if !d.Null() {
 				v25 := new(ConvoDefsSystemMessageReferredUser)
@@ -1623,15 +1573,10 @@ func (x *ConvoDefsSystemMessageDataUnlockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataUnlockConvo (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataUnlockConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataUnlockConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1680,7 +1625,7 @@ func (x *ConvoDefsSystemMessageDataLockConvoPermanently) EncodeLex(e *lex.Encode
 		e.Field("lockedBy")
 		x.LockedBy.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "lockedBy\x00")
 	e.EndObject()
 }
 
@@ -1694,7 +1639,7 @@ func (x *ConvoDefsSystemMessageDataLockConvoPermanently) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataLockConvoPermanently"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataLockConvoPermanently")
 		case "lockedBy":
 			if !d.Null() {
 				v26 := new(ConvoDefsSystemMessageReferredUser)
@@ -1719,15 +1664,10 @@ func (x *ConvoDefsSystemMessageDataLockConvoPermanently) UnmarshalJSON(b []byte)
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataLockConvoPermanently (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataLockConvoPermanently) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataLockConvoPermanently) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1782,7 +1722,7 @@ func (x *ConvoDefsSystemMessageDataEditGroup) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("newName")
 		e.String(*x.NewName)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "oldName\x00newName\x00")
 	e.EndObject()
 }
 
@@ -1796,7 +1736,7 @@ func (x *ConvoDefsSystemMessageDataEditGroup) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEditGroup"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataEditGroup")
 		case "oldName":
 			if !d.Null() {
 				x.OldName = lex.Ptr(d.String())
@@ -1823,15 +1763,10 @@ func (x *ConvoDefsSystemMessageDataEditGroup) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataEditGroup (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataEditGroup) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataEditGroup) ValidateLex(path string) error {
 	return nil
 }
@@ -1876,7 +1811,7 @@ func (x *ConvoDefsSystemMessageDataCreateJoinLink) EncodeLex(e *lex.Encoder, typ
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#systemMessageDataCreateJoinLink", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1890,7 +1825,7 @@ func (x *ConvoDefsSystemMessageDataCreateJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataCreateJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataCreateJoinLink")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1909,15 +1844,10 @@ func (x *ConvoDefsSystemMessageDataCreateJoinLink) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataCreateJoinLink (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataCreateJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataCreateJoinLink) ValidateLex(path string) error {
 	return nil
 }
@@ -1946,7 +1876,7 @@ func (x *ConvoDefsSystemMessageDataEditJoinLink) EncodeLex(e *lex.Encoder, typed
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#systemMessageDataEditJoinLink", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1960,7 +1890,7 @@ func (x *ConvoDefsSystemMessageDataEditJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEditJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataEditJoinLink")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1979,15 +1909,10 @@ func (x *ConvoDefsSystemMessageDataEditJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataEditJoinLink (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataEditJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataEditJoinLink) ValidateLex(path string) error {
 	return nil
 }
@@ -2016,7 +1941,7 @@ func (x *ConvoDefsSystemMessageDataEnableJoinLink) EncodeLex(e *lex.Encoder, typ
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#systemMessageDataEnableJoinLink", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -2030,7 +1955,7 @@ func (x *ConvoDefsSystemMessageDataEnableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataEnableJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataEnableJoinLink")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2049,15 +1974,10 @@ func (x *ConvoDefsSystemMessageDataEnableJoinLink) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataEnableJoinLink (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataEnableJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataEnableJoinLink) ValidateLex(path string) error {
 	return nil
 }
@@ -2086,7 +2006,7 @@ func (x *ConvoDefsSystemMessageDataDisableJoinLink) EncodeLex(e *lex.Encoder, ty
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#systemMessageDataDisableJoinLink", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -2100,7 +2020,7 @@ func (x *ConvoDefsSystemMessageDataDisableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#systemMessageDataDisableJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#systemMessageDataDisableJoinLink")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -2119,15 +2039,10 @@ func (x *ConvoDefsSystemMessageDataDisableJoinLink) UnmarshalJSON(b []byte) erro
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#systemMessageDataDisableJoinLink (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsSystemMessageDataDisableJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsSystemMessageDataDisableJoinLink) ValidateLex(path string) error {
 	return nil
 }
@@ -2171,7 +2086,7 @@ func (x *ConvoDefsDeletedMessageView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("sentAt")
 	e.String(x.SentAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00rev\x00sender\x00sentAt\x00")
 	e.EndObject()
 }
 
@@ -2185,7 +2100,7 @@ func (x *ConvoDefsDeletedMessageView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#deletedMessageView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#deletedMessageView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -2222,14 +2137,10 @@ func (x *ConvoDefsDeletedMessageView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#deletedMessageView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsDeletedMessageView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#deletedMessageView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsDeletedMessageView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2298,7 +2209,7 @@ func (x *ConvoDefsMessageViewSender) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#messageViewSender", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -2312,7 +2223,7 @@ func (x *ConvoDefsMessageViewSender) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageViewSender"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#messageViewSender")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -2335,14 +2246,10 @@ func (x *ConvoDefsMessageViewSender) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#messageViewSender
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsMessageViewSender) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#messageViewSender (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsMessageViewSender) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2395,7 +2302,7 @@ func (x *ConvoDefsReactionView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "value\x00sender\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -2409,7 +2316,7 @@ func (x *ConvoDefsReactionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#reactionView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#reactionView")
 		case "value":
 			if !d.Null() {
 				x.Value = d.String()
@@ -2442,14 +2349,10 @@ func (x *ConvoDefsReactionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#reactionView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsReactionView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#reactionView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsReactionView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2510,7 +2413,7 @@ func (x *ConvoDefsReactionViewSender) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#reactionViewSender", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -2524,7 +2427,7 @@ func (x *ConvoDefsReactionViewSender) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#reactionViewSender"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#reactionViewSender")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -2547,14 +2450,10 @@ func (x *ConvoDefsReactionViewSender) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#reactionViewSender
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsReactionViewSender) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#reactionViewSender (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsReactionViewSender) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2605,7 +2504,7 @@ func (x *ConvoDefsMessageAndReactionView) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("reaction")
 		x.Reaction.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "message\x00reaction\x00")
 	e.EndObject()
 }
 
@@ -2619,7 +2518,7 @@ func (x *ConvoDefsMessageAndReactionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#messageAndReactionView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#messageAndReactionView")
 		case "message":
 			if !d.Null() {
 				v29 := new(ConvoDefsMessageView)
@@ -2650,14 +2549,10 @@ func (x *ConvoDefsMessageAndReactionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#messageAndReactionView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsMessageAndReactionView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#messageAndReactionView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsMessageAndReactionView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2824,7 +2719,7 @@ func (x *ConvoDefsConvoView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("kind")
 		lex.EncodeObject(e, x.Kind)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00rev\x00members\x00lastMessage\x00lastReaction\x00muted\x00status\x00unreadCount\x00kind\x00")
 	e.EndObject()
 }
 
@@ -2838,7 +2733,7 @@ func (x *ConvoDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#convoView"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#convoView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -2901,14 +2796,10 @@ func (x *ConvoDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#convoView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsConvoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#convoView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsConvoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3017,7 +2908,7 @@ func (x *ConvoDefsDirectConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.convo.defs#directConvo", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -3031,7 +2922,7 @@ func (x *ConvoDefsDirectConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#directConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#directConvo")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -3050,14 +2941,10 @@ func (x *ConvoDefsDirectConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#directConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsDirectConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#directConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsDirectConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3123,7 +3010,7 @@ func (x *ConvoDefsGroupConvo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("unreadJoinRequestCount")
 		e.Int(*x.UnreadJoinRequestCount)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00joinLink\x00joinRequestCount\x00lockStatus\x00memberCount\x00memberLimit\x00name\x00unreadJoinRequestCount\x00")
 	e.EndObject()
 }
 
@@ -3137,7 +3024,7 @@ func (x *ConvoDefsGroupConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#groupConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#groupConvo")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -3190,14 +3077,10 @@ func (x *ConvoDefsGroupConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#groupConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsGroupConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#groupConvo (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsGroupConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3307,7 +3190,7 @@ func (x *ConvoDefsLogBeginConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -3321,7 +3204,7 @@ func (x *ConvoDefsLogBeginConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logBeginConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logBeginConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3348,14 +3231,10 @@ func (x *ConvoDefsLogBeginConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logBeginConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogBeginConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logBeginConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogBeginConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3407,7 +3286,7 @@ func (x *ConvoDefsLogAcceptConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -3421,7 +3300,7 @@ func (x *ConvoDefsLogAcceptConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAcceptConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logAcceptConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3448,14 +3327,10 @@ func (x *ConvoDefsLogAcceptConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logAcceptConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogAcceptConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logAcceptConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogAcceptConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3506,7 +3381,7 @@ func (x *ConvoDefsLogLeaveConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -3520,7 +3395,7 @@ func (x *ConvoDefsLogLeaveConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLeaveConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logLeaveConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3547,14 +3422,10 @@ func (x *ConvoDefsLogLeaveConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logLeaveConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogLeaveConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logLeaveConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogLeaveConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3605,7 +3476,7 @@ func (x *ConvoDefsLogMuteConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -3619,7 +3490,7 @@ func (x *ConvoDefsLogMuteConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMuteConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logMuteConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3646,14 +3517,10 @@ func (x *ConvoDefsLogMuteConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logMuteConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogMuteConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logMuteConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogMuteConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3704,7 +3571,7 @@ func (x *ConvoDefsLogUnmuteConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -3718,7 +3585,7 @@ func (x *ConvoDefsLogUnmuteConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logUnmuteConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logUnmuteConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3745,14 +3612,10 @@ func (x *ConvoDefsLogUnmuteConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logUnmuteConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogUnmuteConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logUnmuteConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogUnmuteConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -3842,7 +3705,7 @@ func (x *ConvoDefsLogCreateMessage) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -3856,7 +3719,7 @@ func (x *ConvoDefsLogCreateMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logCreateMessage"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logCreateMessage")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -3899,14 +3762,10 @@ func (x *ConvoDefsLogCreateMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logCreateMessage
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogCreateMessage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logCreateMessage (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogCreateMessage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4010,7 +3869,7 @@ func (x *ConvoDefsLogDeleteMessage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		lex.EncodeObject(e, x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -4024,7 +3883,7 @@ func (x *ConvoDefsLogDeleteMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logDeleteMessage"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logDeleteMessage")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4055,14 +3914,10 @@ func (x *ConvoDefsLogDeleteMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logDeleteMessage
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogDeleteMessage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logDeleteMessage (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogDeleteMessage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4160,7 +4015,7 @@ func (x *ConvoDefsLogReadMessage) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		lex.EncodeObject(e, x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -4174,7 +4029,7 @@ func (x *ConvoDefsLogReadMessage) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadMessage"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logReadMessage")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4205,14 +4060,10 @@ func (x *ConvoDefsLogReadMessage) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logReadMessage (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogReadMessage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logReadMessage (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogReadMessage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4322,7 +4173,7 @@ func (x *ConvoDefsLogAddReaction) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00reaction\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -4336,7 +4187,7 @@ func (x *ConvoDefsLogAddReaction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAddReaction"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logAddReaction")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4385,14 +4236,10 @@ func (x *ConvoDefsLogAddReaction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logAddReaction (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogAddReaction) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logAddReaction (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogAddReaction) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4523,7 +4370,7 @@ func (x *ConvoDefsLogRemoveReaction) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00reaction\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -4537,7 +4384,7 @@ func (x *ConvoDefsLogRemoveReaction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRemoveReaction"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logRemoveReaction")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4586,14 +4433,10 @@ func (x *ConvoDefsLogRemoveReaction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logRemoveReaction
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogRemoveReaction) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logRemoveReaction (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogRemoveReaction) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4711,7 +4554,7 @@ func (x *ConvoDefsLogReadConvo) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		lex.EncodeObject(e, x.Message)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -4725,7 +4568,7 @@ func (x *ConvoDefsLogReadConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logReadConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4756,14 +4599,10 @@ func (x *ConvoDefsLogReadConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logReadConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogReadConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logReadConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogReadConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4845,7 +4684,7 @@ func (x *ConvoDefsLogAddMember) EncodeLex(e *lex.Encoder, typed bool) {
 		v54.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -4859,7 +4698,7 @@ func (x *ConvoDefsLogAddMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logAddMember"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logAddMember")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -4904,14 +4743,10 @@ func (x *ConvoDefsLogAddMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logAddMember (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogAddMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logAddMember (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogAddMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5004,7 +4839,7 @@ func (x *ConvoDefsLogRemoveMember) EncodeLex(e *lex.Encoder, typed bool) {
 		v60.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5018,7 +4853,7 @@ func (x *ConvoDefsLogRemoveMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRemoveMember"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logRemoveMember")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5063,14 +4898,10 @@ func (x *ConvoDefsLogRemoveMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logRemoveMember
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogRemoveMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logRemoveMember (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogRemoveMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5163,7 +4994,7 @@ func (x *ConvoDefsLogMemberJoin) EncodeLex(e *lex.Encoder, typed bool) {
 		v66.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5177,7 +5008,7 @@ func (x *ConvoDefsLogMemberJoin) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMemberJoin"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logMemberJoin")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5222,14 +5053,10 @@ func (x *ConvoDefsLogMemberJoin) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logMemberJoin (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogMemberJoin) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logMemberJoin (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogMemberJoin) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5322,7 +5149,7 @@ func (x *ConvoDefsLogMemberLeave) EncodeLex(e *lex.Encoder, typed bool) {
 		v72.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5336,7 +5163,7 @@ func (x *ConvoDefsLogMemberLeave) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logMemberLeave"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logMemberLeave")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5381,14 +5208,10 @@ func (x *ConvoDefsLogMemberLeave) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logMemberLeave (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogMemberLeave) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logMemberLeave (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogMemberLeave) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5479,7 +5302,7 @@ func (x *ConvoDefsLogLockConvo) EncodeLex(e *lex.Encoder, typed bool) {
 		v78.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5493,7 +5316,7 @@ func (x *ConvoDefsLogLockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLockConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logLockConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5538,14 +5361,10 @@ func (x *ConvoDefsLogLockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logLockConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogLockConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logLockConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogLockConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5636,7 +5455,7 @@ func (x *ConvoDefsLogUnlockConvo) EncodeLex(e *lex.Encoder, typed bool) {
 		v84.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5650,7 +5469,7 @@ func (x *ConvoDefsLogUnlockConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logUnlockConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logUnlockConvo")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5695,14 +5514,10 @@ func (x *ConvoDefsLogUnlockConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logUnlockConvo (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogUnlockConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logUnlockConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogUnlockConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5794,7 +5609,7 @@ func (x *ConvoDefsLogLockConvoPermanently) EncodeLex(e *lex.Encoder, typed bool)
 		v90.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00relatedProfiles\x00")
 	e.EndObject()
 }
 
@@ -5808,7 +5623,7 @@ func (x *ConvoDefsLogLockConvoPermanently) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logLockConvoPermanently"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logLockConvoPermanently")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5853,14 +5668,10 @@ func (x *ConvoDefsLogLockConvoPermanently) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logLockConvoPermanently
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogLockConvoPermanently) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logLockConvoPermanently (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogLockConvoPermanently) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5943,7 +5754,7 @@ func (x *ConvoDefsLogEditGroup) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -5957,7 +5768,7 @@ func (x *ConvoDefsLogEditGroup) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEditGroup"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logEditGroup")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -5990,14 +5801,10 @@ func (x *ConvoDefsLogEditGroup) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logEditGroup (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogEditGroup) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logEditGroup (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogEditGroup) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6069,7 +5876,7 @@ func (x *ConvoDefsLogCreateJoinLink) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -6083,7 +5890,7 @@ func (x *ConvoDefsLogCreateJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logCreateJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logCreateJoinLink")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6116,14 +5923,10 @@ func (x *ConvoDefsLogCreateJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logCreateJoinLink
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogCreateJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logCreateJoinLink (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogCreateJoinLink) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6195,7 +5998,7 @@ func (x *ConvoDefsLogEditJoinLink) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -6209,7 +6012,7 @@ func (x *ConvoDefsLogEditJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEditJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logEditJoinLink")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6242,14 +6045,10 @@ func (x *ConvoDefsLogEditJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logEditJoinLink
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogEditJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logEditJoinLink (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogEditJoinLink) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6321,7 +6120,7 @@ func (x *ConvoDefsLogEnableJoinLink) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -6335,7 +6134,7 @@ func (x *ConvoDefsLogEnableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logEnableJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logEnableJoinLink")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6368,14 +6167,10 @@ func (x *ConvoDefsLogEnableJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logEnableJoinLink
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogEnableJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logEnableJoinLink (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogEnableJoinLink) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6447,7 +6242,7 @@ func (x *ConvoDefsLogDisableJoinLink) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -6461,7 +6256,7 @@ func (x *ConvoDefsLogDisableJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logDisableJoinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logDisableJoinLink")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6494,14 +6289,10 @@ func (x *ConvoDefsLogDisableJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logDisableJoinLink
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogDisableJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logDisableJoinLink (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogDisableJoinLink) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6574,7 +6365,7 @@ func (x *ConvoDefsLogIncomingJoinRequest) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("member")
 		x.Member.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -6588,7 +6379,7 @@ func (x *ConvoDefsLogIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logIncomingJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logIncomingJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6621,14 +6412,10 @@ func (x *ConvoDefsLogIncomingJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logIncomingJoinRequest
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogIncomingJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logIncomingJoinRequest (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogIncomingJoinRequest) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6701,7 +6488,7 @@ func (x *ConvoDefsLogApproveJoinRequest) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("member")
 		x.Member.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -6715,7 +6502,7 @@ func (x *ConvoDefsLogApproveJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logApproveJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logApproveJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6748,14 +6535,10 @@ func (x *ConvoDefsLogApproveJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logApproveJoinRequest
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogApproveJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logApproveJoinRequest (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogApproveJoinRequest) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6828,7 +6611,7 @@ func (x *ConvoDefsLogRejectJoinRequest) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("member")
 		x.Member.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -6842,7 +6625,7 @@ func (x *ConvoDefsLogRejectJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logRejectJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logRejectJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6875,14 +6658,10 @@ func (x *ConvoDefsLogRejectJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logRejectJoinRequest
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogRejectJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logRejectJoinRequest (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogRejectJoinRequest) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6949,7 +6728,7 @@ func (x *ConvoDefsLogOutgoingJoinRequest) EncodeLex(e *lex.Encoder, typed bool) 
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -6963,7 +6742,7 @@ func (x *ConvoDefsLogOutgoingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logOutgoingJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logOutgoingJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -6990,14 +6769,10 @@ func (x *ConvoDefsLogOutgoingJoinRequest) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logOutgoingJoinRequest
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogOutgoingJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logOutgoingJoinRequest (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogOutgoingJoinRequest) ValidateLex(path string) error {
 	return nil
 }
@@ -7056,7 +6831,7 @@ func (x *ConvoDefsLogWithdrawIncomingJoinRequest) EncodeLex(e *lex.Encoder, type
 		e.Field("member")
 		x.Member.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -7070,7 +6845,7 @@ func (x *ConvoDefsLogWithdrawIncomingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logWithdrawIncomingJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logWithdrawIncomingJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7103,15 +6878,10 @@ func (x *ConvoDefsLogWithdrawIncomingJoinRequest) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#logWithdrawIncomingJoinRequest (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogWithdrawIncomingJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogWithdrawIncomingJoinRequest) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -7178,7 +6948,7 @@ func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) EncodeLex(e *lex.Encoder, type
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -7192,7 +6962,7 @@ func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7219,15 +6989,10 @@ func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.defs#logWithdrawOutgoingJoinRequest (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogWithdrawOutgoingJoinRequest) ValidateLex(path string) error {
 	return nil
 }
@@ -7280,7 +7045,7 @@ func (x *ConvoDefsLogReadJoinRequests) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Rev)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "rev\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -7294,7 +7059,7 @@ func (x *ConvoDefsLogReadJoinRequests) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.defs#logReadJoinRequests"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.defs#logReadJoinRequests")
 		case "rev":
 			if !d.Null() {
 				x.Rev = d.String()
@@ -7321,14 +7086,10 @@ func (x *ConvoDefsLogReadJoinRequests) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.defs#logReadJoinRequests
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDefsLogReadJoinRequests) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.defs#logReadJoinRequests (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDefsLogReadJoinRequests) ValidateLex(path string) error {
 	return nil
 }

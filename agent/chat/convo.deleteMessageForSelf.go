@@ -43,7 +43,7 @@ func (x *ConvoDeleteMessageForSelfInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("messageId")
 	e.String(x.MessageID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00messageId\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *ConvoDeleteMessageForSelfInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.deleteMessageForSelf#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.deleteMessageForSelf#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -84,15 +84,10 @@ func (x *ConvoDeleteMessageForSelfInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.deleteMessageForSelf#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoDeleteMessageForSelfInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoDeleteMessageForSelfInput) ValidateLex(path string) error {
 	return nil
 }

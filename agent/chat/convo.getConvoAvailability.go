@@ -56,7 +56,7 @@ func (x *ConvoGetConvoAvailabilityOutput) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "canChat\x00convo\x00")
 	e.EndObject()
 }
 
@@ -70,7 +70,7 @@ func (x *ConvoGetConvoAvailabilityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getConvoAvailability#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.getConvoAvailability#output.schema")
 		case "canChat":
 			if !d.Null() {
 				x.CanChat = d.Bool()
@@ -99,15 +99,10 @@ func (x *ConvoGetConvoAvailabilityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.getConvoAvailability#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoGetConvoAvailabilityOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoGetConvoAvailabilityOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -153,7 +153,7 @@ func (x *ConvoGetLogOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00logs\x00")
 	e.EndObject()
 }
 
@@ -167,7 +167,7 @@ func (x *ConvoGetLogOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.getLog#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.getLog#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -200,14 +200,10 @@ func (x *ConvoGetLogOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.getLog#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoGetLogOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.getLog#output.schema (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoGetLogOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -38,7 +38,7 @@ func (x *ConvoLeaveConvoInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.leaveConvo#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *ConvoLeaveConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.leaveConvo#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.leaveConvo#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -75,14 +75,10 @@ func (x *ConvoLeaveConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.leaveConvo#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoLeaveConvoInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.leaveConvo#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoLeaveConvoInput) ValidateLex(path string) error {
 	return nil
 }
@@ -124,7 +120,7 @@ func (x *ConvoLeaveConvoOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00rev\x00")
 	e.EndObject()
 }
 
@@ -138,7 +134,7 @@ func (x *ConvoLeaveConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.leaveConvo#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.leaveConvo#output.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -165,14 +161,10 @@ func (x *ConvoLeaveConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.leaveConvo#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoLeaveConvoOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.leaveConvo#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoLeaveConvoOutput) ValidateLex(path string) error {
 	return nil
 }

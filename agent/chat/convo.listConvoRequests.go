@@ -94,7 +94,7 @@ func (x *ConvoListConvoRequestsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00requests\x00")
 	e.EndObject()
 }
 
@@ -108,7 +108,7 @@ func (x *ConvoListConvoRequestsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.listConvoRequests#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.listConvoRequests#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -141,15 +141,10 @@ func (x *ConvoListConvoRequestsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.listConvoRequests#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoListConvoRequestsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoListConvoRequestsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

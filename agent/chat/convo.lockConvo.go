@@ -38,7 +38,7 @@ func (x *ConvoLockConvoInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.lockConvo#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *ConvoLockConvoInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.lockConvo#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.lockConvo#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -75,14 +75,10 @@ func (x *ConvoLockConvoInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.lockConvo#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoLockConvoInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.lockConvo#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoLockConvoInput) ValidateLex(path string) error {
 	return nil
 }
@@ -122,7 +118,7 @@ func (x *ConvoLockConvoOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -136,7 +132,7 @@ func (x *ConvoLockConvoOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.lockConvo#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.lockConvo#output.schema")
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)
@@ -161,14 +157,10 @@ func (x *ConvoLockConvoOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.lockConvo#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoLockConvoOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.lockConvo#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoLockConvoOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

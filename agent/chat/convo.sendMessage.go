@@ -44,7 +44,7 @@ func (x *ConvoSendMessageInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -58,7 +58,7 @@ func (x *ConvoSendMessageInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessage#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.sendMessage#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -87,14 +87,10 @@ func (x *ConvoSendMessageInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.sendMessage#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoSendMessageInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.sendMessage#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoSendMessageInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -42,7 +42,7 @@ func (x *ConvoSendMessageBatchInput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *ConvoSendMessageBatchInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.sendMessageBatch#input.schema")
 		case "items":
 			if !d.Null() {
 				v2 := []*ConvoSendMessageBatchBatchItem{}
@@ -87,14 +87,10 @@ func (x *ConvoSendMessageBatchInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.sendMessageBatch#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoSendMessageBatchInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.sendMessageBatch#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoSendMessageBatchInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -145,7 +141,7 @@ func (x *ConvoSendMessageBatchOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "items\x00")
 	e.EndObject()
 }
 
@@ -159,7 +155,7 @@ func (x *ConvoSendMessageBatchOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.sendMessageBatch#output.schema")
 		case "items":
 			if !d.Null() {
 				v7 := []*ConvoDefsMessageView{}
@@ -190,15 +186,10 @@ func (x *ConvoSendMessageBatchOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.convo.sendMessageBatch#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ConvoSendMessageBatchOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoSendMessageBatchOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -293,7 +284,7 @@ func (x *ConvoSendMessageBatchBatchItem) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("message")
 		x.Message.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00message\x00")
 	e.EndObject()
 }
 
@@ -307,7 +298,7 @@ func (x *ConvoSendMessageBatchBatchItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.sendMessageBatch#batchItem"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.sendMessageBatch#batchItem")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -336,14 +327,10 @@ func (x *ConvoSendMessageBatchBatchItem) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.sendMessageBatch#batchItem
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoSendMessageBatchBatchItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.sendMessageBatch#batchItem (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoSendMessageBatchBatchItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil

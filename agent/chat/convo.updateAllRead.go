@@ -51,7 +51,7 @@ func (x *ConvoUpdateAllReadInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("status")
 		e.String(string(*x.Status))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00")
 	e.EndObject()
 }
 
@@ -65,7 +65,7 @@ func (x *ConvoUpdateAllReadInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateAllRead#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.updateAllRead#input.schema")
 		case "status":
 			if !d.Null() {
 				x.Status = lex.Ptr(ConvoUpdateAllReadInput_Status(d.String()))
@@ -88,14 +88,10 @@ func (x *ConvoUpdateAllReadInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.updateAllRead#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoUpdateAllReadInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.updateAllRead#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoUpdateAllReadInput) ValidateLex(path string) error {
 	return nil
 }
@@ -133,7 +129,7 @@ func (x *ConvoUpdateAllReadOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.convo.updateAllRead#output.schema", typed)
 	e.Field("updatedCount")
 	e.Int(x.UpdatedCount)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "updatedCount\x00")
 	e.EndObject()
 }
 
@@ -147,7 +143,7 @@ func (x *ConvoUpdateAllReadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateAllRead#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.updateAllRead#output.schema")
 		case "updatedCount":
 			if !d.Null() {
 				x.UpdatedCount = d.Int()
@@ -170,14 +166,10 @@ func (x *ConvoUpdateAllReadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.updateAllRead#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoUpdateAllReadOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.updateAllRead#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoUpdateAllReadOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -43,7 +43,7 @@ func (x *ConvoUpdateReadInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("messageId")
 		e.String(*x.MessageID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00messageId\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *ConvoUpdateReadInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateRead#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.updateRead#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -84,14 +84,10 @@ func (x *ConvoUpdateReadInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.updateRead#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoUpdateReadInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.updateRead#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoUpdateReadInput) ValidateLex(path string) error {
 	return nil
 }
@@ -139,7 +135,7 @@ func (x *ConvoUpdateReadOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -153,7 +149,7 @@ func (x *ConvoUpdateReadOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.convo.updateRead#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.convo.updateRead#output.schema")
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)
@@ -178,14 +174,10 @@ func (x *ConvoUpdateReadOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.convo.updateRead#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ConvoUpdateReadOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.convo.updateRead#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ConvoUpdateReadOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

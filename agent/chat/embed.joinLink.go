@@ -30,7 +30,7 @@ func (x *EmbedJoinLink) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.embed.joinLink", typed)
 	e.Field("code")
 	e.String(x.Code)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00")
 	e.EndObject()
 }
 
@@ -44,7 +44,7 @@ func (x *EmbedJoinLink) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.embed.joinLink"))
+			x.Extra.DecodeType(d, "chat.bsky.embed.joinLink")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -67,14 +67,10 @@ func (x *EmbedJoinLink) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.embed.joinLink (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *EmbedJoinLink) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.embed.joinLink (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedJoinLink) ValidateLex(path string) error {
 	return nil
 }
@@ -114,7 +110,7 @@ func (x *EmbedJoinLinkView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("joinLinkPreview")
 		x.JoinLinkPreview.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "joinLinkPreview\x00")
 	e.EndObject()
 }
 
@@ -128,7 +124,7 @@ func (x *EmbedJoinLinkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.embed.joinLink#view"))
+			x.Extra.DecodeType(d, "chat.bsky.embed.joinLink#view")
 		case "joinLinkPreview":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkPreviewView)
@@ -153,14 +149,10 @@ func (x *EmbedJoinLinkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.embed.joinLink#view (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *EmbedJoinLinkView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.embed.joinLink#view (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *EmbedJoinLinkView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

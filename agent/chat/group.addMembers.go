@@ -46,7 +46,7 @@ func (x *GroupAddMembersInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00members\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *GroupAddMembersInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.addMembers#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.addMembers#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -93,14 +93,10 @@ func (x *GroupAddMembersInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.addMembers#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupAddMembersInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.addMembers#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupAddMembersInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -165,7 +161,7 @@ func (x *GroupAddMembersOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00addedMembers\x00")
 	e.EndObject()
 }
 
@@ -179,7 +175,7 @@ func (x *GroupAddMembersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.addMembers#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.addMembers#output.schema")
 		case "convo":
 			if !d.Null() {
 				v6 := new(ConvoDefsConvoView)
@@ -216,14 +212,10 @@ func (x *GroupAddMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.addMembers#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupAddMembersOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.addMembers#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupAddMembersOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

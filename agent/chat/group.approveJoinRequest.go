@@ -43,7 +43,7 @@ func (x *GroupApproveJoinRequestInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("member")
 	e.String(x.Member)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *GroupApproveJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.approveJoinRequest#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.approveJoinRequest#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -84,15 +84,10 @@ func (x *GroupApproveJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.approveJoinRequest#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupApproveJoinRequestInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupApproveJoinRequestInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -146,7 +141,7 @@ func (x *GroupApproveJoinRequestOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -160,7 +155,7 @@ func (x *GroupApproveJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.approveJoinRequest#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.approveJoinRequest#output.schema")
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)
@@ -185,15 +180,10 @@ func (x *GroupApproveJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.approveJoinRequest#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupApproveJoinRequestOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupApproveJoinRequestOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -46,7 +46,7 @@ func (x *GroupCreateGroupInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.EndArray()
 	e.Field("name")
 	e.String(x.Name)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "members\x00name\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *GroupCreateGroupInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.createGroup#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.createGroup#input.schema")
 		case "members":
 			if !d.Null() {
 				v2 := []string{}
@@ -93,14 +93,10 @@ func (x *GroupCreateGroupInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.createGroup#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupCreateGroupInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.createGroup#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupCreateGroupInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -161,7 +157,7 @@ func (x *GroupCreateGroupOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -175,7 +171,7 @@ func (x *GroupCreateGroupOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.createGroup#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.createGroup#output.schema")
 		case "convo":
 			if !d.Null() {
 				v5 := new(ConvoDefsConvoView)
@@ -200,14 +196,10 @@ func (x *GroupCreateGroupOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.createGroup#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupCreateGroupOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.createGroup#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupCreateGroupOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

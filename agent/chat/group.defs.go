@@ -69,7 +69,7 @@ func (x *GroupDefsJoinLinkView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(string(x.JoinRule))
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00enabledStatus\x00requireApproval\x00joinRule\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -83,7 +83,7 @@ func (x *GroupDefsJoinLinkView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkView"))
+			x.Extra.DecodeType(d, "chat.bsky.group.defs#joinLinkView")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -122,14 +122,10 @@ func (x *GroupDefsJoinLinkView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDefsJoinLinkView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.defs#joinLinkView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDefsJoinLinkView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -245,7 +241,7 @@ func (x *GroupDefsJoinLinkPreviewView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("viewer")
 		x.Viewer.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00name\x00owner\x00memberCount\x00memberLimit\x00requireApproval\x00joinRule\x00enabledStatus\x00convo\x00viewer\x00")
 	e.EndObject()
 }
 
@@ -259,7 +255,7 @@ func (x *GroupDefsJoinLinkPreviewView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkPreviewView"))
+			x.Extra.DecodeType(d, "chat.bsky.group.defs#joinLinkPreviewView")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -324,14 +320,10 @@ func (x *GroupDefsJoinLinkPreviewView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkPreviewView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDefsJoinLinkPreviewView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.defs#joinLinkPreviewView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDefsJoinLinkPreviewView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -451,7 +443,7 @@ func (x *GroupDefsJoinLinkViewerState) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("requestedAt")
 		e.String(*x.RequestedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "requestedAt\x00")
 	e.EndObject()
 }
 
@@ -465,7 +457,7 @@ func (x *GroupDefsJoinLinkViewerState) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinLinkViewerState"))
+			x.Extra.DecodeType(d, "chat.bsky.group.defs#joinLinkViewerState")
 		case "requestedAt":
 			if !d.Null() {
 				x.RequestedAt = lex.Ptr(d.String())
@@ -488,14 +480,10 @@ func (x *GroupDefsJoinLinkViewerState) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.defs#joinLinkViewerState
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDefsJoinLinkViewerState) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.defs#joinLinkViewerState (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDefsJoinLinkViewerState) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -550,7 +538,7 @@ func (x *GroupDefsJoinRequestView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("requestedAt")
 	e.String(x.RequestedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00requestedBy\x00requestedAt\x00")
 	e.EndObject()
 }
 
@@ -564,7 +552,7 @@ func (x *GroupDefsJoinRequestView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinRequestView"))
+			x.Extra.DecodeType(d, "chat.bsky.group.defs#joinRequestView")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -597,14 +585,10 @@ func (x *GroupDefsJoinRequestView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.defs#joinRequestView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDefsJoinRequestView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.defs#joinRequestView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDefsJoinRequestView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -689,7 +673,7 @@ func (x *GroupDefsJoinRequestConvoView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.MemberLimit)
 	e.Field("requestedAt")
 	e.String(x.RequestedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00name\x00owner\x00memberCount\x00memberLimit\x00requestedAt\x00")
 	e.EndObject()
 }
 
@@ -703,7 +687,7 @@ func (x *GroupDefsJoinRequestConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.defs#joinRequestConvoView"))
+			x.Extra.DecodeType(d, "chat.bsky.group.defs#joinRequestConvoView")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -748,14 +732,10 @@ func (x *GroupDefsJoinRequestConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.defs#joinRequestConvoView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDefsJoinRequestConvoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.defs#joinRequestConvoView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDefsJoinRequestConvoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

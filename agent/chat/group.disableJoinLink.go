@@ -38,7 +38,7 @@ func (x *GroupDisableJoinLinkInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.group.disableJoinLink#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *GroupDisableJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.disableJoinLink#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.disableJoinLink#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -75,14 +75,10 @@ func (x *GroupDisableJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.disableJoinLink#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDisableJoinLinkInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.disableJoinLink#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDisableJoinLinkInput) ValidateLex(path string) error {
 	return nil
 }
@@ -122,7 +118,7 @@ func (x *GroupDisableJoinLinkOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("joinLink")
 		x.JoinLink.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "joinLink\x00")
 	e.EndObject()
 }
 
@@ -136,7 +132,7 @@ func (x *GroupDisableJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.disableJoinLink#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.disableJoinLink#output.schema")
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)
@@ -161,14 +157,10 @@ func (x *GroupDisableJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.disableJoinLink#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupDisableJoinLinkOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.disableJoinLink#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupDisableJoinLinkOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

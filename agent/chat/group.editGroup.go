@@ -42,7 +42,7 @@ func (x *GroupEditGroupInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("name")
 	e.String(x.Name)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00name\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *GroupEditGroupInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.editGroup#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.editGroup#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -83,14 +83,10 @@ func (x *GroupEditGroupInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.editGroup#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEditGroupInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.editGroup#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEditGroupInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -147,7 +143,7 @@ func (x *GroupEditGroupOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -161,7 +157,7 @@ func (x *GroupEditGroupOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.editGroup#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.editGroup#output.schema")
 		case "convo":
 			if !d.Null() {
 				v1 := new(ConvoDefsConvoView)
@@ -186,14 +182,10 @@ func (x *GroupEditGroupOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.editGroup#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEditGroupOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.editGroup#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEditGroupOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -48,7 +48,7 @@ func (x *GroupEditJoinLinkInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("joinRule")
 		e.String(string(*x.JoinRule))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00requireApproval\x00joinRule\x00")
 	e.EndObject()
 }
 
@@ -62,7 +62,7 @@ func (x *GroupEditJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.editJoinLink#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.editJoinLink#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -93,14 +93,10 @@ func (x *GroupEditJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.editJoinLink#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEditJoinLinkInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.editJoinLink#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEditJoinLinkInput) ValidateLex(path string) error {
 	return nil
 }
@@ -156,7 +152,7 @@ func (x *GroupEditJoinLinkOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("joinLink")
 		x.JoinLink.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "joinLink\x00")
 	e.EndObject()
 }
 
@@ -170,7 +166,7 @@ func (x *GroupEditJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.editJoinLink#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.editJoinLink#output.schema")
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)
@@ -195,14 +191,10 @@ func (x *GroupEditJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.editJoinLink#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEditJoinLinkOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.editJoinLink#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEditJoinLinkOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

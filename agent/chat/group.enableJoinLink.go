@@ -38,7 +38,7 @@ func (x *GroupEnableJoinLinkInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.group.enableJoinLink#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *GroupEnableJoinLinkInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.enableJoinLink#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.enableJoinLink#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -75,14 +75,10 @@ func (x *GroupEnableJoinLinkInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.enableJoinLink#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEnableJoinLinkInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.enableJoinLink#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEnableJoinLinkInput) ValidateLex(path string) error {
 	return nil
 }
@@ -122,7 +118,7 @@ func (x *GroupEnableJoinLinkOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("joinLink")
 		x.JoinLink.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "joinLink\x00")
 	e.EndObject()
 }
 
@@ -136,7 +132,7 @@ func (x *GroupEnableJoinLinkOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.enableJoinLink#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.enableJoinLink#output.schema")
 		case "joinLink":
 			if !d.Null() {
 				v1 := new(GroupDefsJoinLinkView)
@@ -161,14 +157,10 @@ func (x *GroupEnableJoinLinkOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.enableJoinLink#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupEnableJoinLinkOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.enableJoinLink#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupEnableJoinLinkOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -72,7 +72,7 @@ func (x *GroupListJoinRequestsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00requests\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *GroupListJoinRequestsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.listJoinRequests#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.listJoinRequests#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -121,15 +121,10 @@ func (x *GroupListJoinRequestsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.listJoinRequests#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupListJoinRequestsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupListJoinRequestsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -43,7 +43,7 @@ func (x *GroupRejectJoinRequestInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.ConvoID)
 	e.Field("member")
 	e.String(x.Member)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00member\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *GroupRejectJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.rejectJoinRequest#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.rejectJoinRequest#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -84,15 +84,10 @@ func (x *GroupRejectJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.rejectJoinRequest#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupRejectJoinRequestInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRejectJoinRequestInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -140,7 +135,7 @@ func (x *GroupRejectJoinRequestOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.group.rejectJoinRequest#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -154,7 +149,7 @@ func (x *GroupRejectJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.rejectJoinRequest#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.rejectJoinRequest#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -173,15 +168,10 @@ func (x *GroupRejectJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.rejectJoinRequest#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupRejectJoinRequestOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRejectJoinRequestOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -46,7 +46,7 @@ func (x *GroupRemoveMembersInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00members\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *GroupRemoveMembersInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.removeMembers#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.removeMembers#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -93,14 +93,10 @@ func (x *GroupRemoveMembersInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.removeMembers#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupRemoveMembersInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.removeMembers#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRemoveMembersInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -156,7 +152,7 @@ func (x *GroupRemoveMembersOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convo\x00")
 	e.EndObject()
 }
 
@@ -170,7 +166,7 @@ func (x *GroupRemoveMembersOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.removeMembers#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.removeMembers#output.schema")
 		case "convo":
 			if !d.Null() {
 				v5 := new(ConvoDefsConvoView)
@@ -195,14 +191,10 @@ func (x *GroupRemoveMembersOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.removeMembers#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupRemoveMembersOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.removeMembers#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRemoveMembersOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

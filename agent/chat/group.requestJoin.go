@@ -38,7 +38,7 @@ func (x *GroupRequestJoinInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.group.requestJoin#input.schema", typed)
 	e.Field("code")
 	e.String(x.Code)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "code\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *GroupRequestJoinInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.requestJoin#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.requestJoin#input.schema")
 		case "code":
 			if !d.Null() {
 				x.Code = d.String()
@@ -75,14 +75,10 @@ func (x *GroupRequestJoinInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.requestJoin#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupRequestJoinInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.requestJoin#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRequestJoinInput) ValidateLex(path string) error {
 	return nil
 }
@@ -138,7 +134,7 @@ func (x *GroupRequestJoinOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("convo")
 		x.Convo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00convo\x00")
 	e.EndObject()
 }
 
@@ -152,7 +148,7 @@ func (x *GroupRequestJoinOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.requestJoin#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.requestJoin#output.schema")
 		case "status":
 			if !d.Null() {
 				x.Status = GroupRequestJoinOutput_Status(d.String())
@@ -181,14 +177,10 @@ func (x *GroupRequestJoinOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.group.requestJoin#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *GroupRequestJoinOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.group.requestJoin#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupRequestJoinOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *GroupWithdrawJoinRequestInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "chat.bsky.group.withdrawJoinRequest#input.schema", typed)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *GroupWithdrawJoinRequestInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.withdrawJoinRequest#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.withdrawJoinRequest#input.schema")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -76,15 +76,10 @@ func (x *GroupWithdrawJoinRequestInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.withdrawJoinRequest#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupWithdrawJoinRequestInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupWithdrawJoinRequestInput) ValidateLex(path string) error {
 	return nil
 }
@@ -119,7 +114,7 @@ func (x *GroupWithdrawJoinRequestOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.group.withdrawJoinRequest#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -133,7 +128,7 @@ func (x *GroupWithdrawJoinRequestOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.group.withdrawJoinRequest#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.group.withdrawJoinRequest#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -152,15 +147,10 @@ func (x *GroupWithdrawJoinRequestOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.group.withdrawJoinRequest#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *GroupWithdrawJoinRequestOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *GroupWithdrawJoinRequestOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -68,7 +68,7 @@ func (x *ModerationDefsConvoView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("kind")
 		lex.EncodeObject(e, x.Kind)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00rev\x00kind\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *ModerationDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#convoView"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.defs#convoView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -113,14 +113,10 @@ func (x *ModerationDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.moderation.defs#convoView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsConvoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.moderation.defs#convoView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsConvoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -177,7 +173,7 @@ func (x *ModerationDefsDirectConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "chat.bsky.moderation.defs#directConvo", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -191,7 +187,7 @@ func (x *ModerationDefsDirectConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#directConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.defs#directConvo")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -210,14 +206,10 @@ func (x *ModerationDefsDirectConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.moderation.defs#directConvo
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsDirectConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.moderation.defs#directConvo (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsDirectConvo) ValidateLex(path string) error {
 	return nil
 }
@@ -279,7 +271,7 @@ func (x *ModerationDefsGroupConvo) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.MemberLimit)
 	e.Field("name")
 	e.String(x.Name)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00joinLink\x00joinRequestCount\x00lockStatus\x00memberCount\x00memberLimit\x00name\x00")
 	e.EndObject()
 }
 
@@ -293,7 +285,7 @@ func (x *ModerationDefsGroupConvo) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.defs#groupConvo"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.defs#groupConvo")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -342,14 +334,10 @@ func (x *ModerationDefsGroupConvo) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.moderation.defs#groupConvo
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsGroupConvo) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.moderation.defs#groupConvo (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsGroupConvo) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -65,7 +65,7 @@ func (x *ModerationGetActorMetadataOutput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("all")
 		x.All.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "day\x00month\x00all\x00")
 	e.EndObject()
 }
 
@@ -79,7 +79,7 @@ func (x *ModerationGetActorMetadataOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getActorMetadata#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.getActorMetadata#output.schema")
 		case "day":
 			if !d.Null() {
 				v1 := new(ModerationGetActorMetadataMetadata)
@@ -116,15 +116,10 @@ func (x *ModerationGetActorMetadataOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.getActorMetadata#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetActorMetadataOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetActorMetadataOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -219,7 +214,7 @@ func (x *ModerationGetActorMetadataMetadata) EncodeLex(e *lex.Encoder, typed boo
 	e.Int(x.Convos)
 	e.Field("convosStarted")
 	e.Int(x.ConvosStarted)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "messagesSent\x00messagesReceived\x00convos\x00convosStarted\x00")
 	e.EndObject()
 }
 
@@ -233,7 +228,7 @@ func (x *ModerationGetActorMetadataMetadata) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getActorMetadata#metadata"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.getActorMetadata#metadata")
 		case "messagesSent":
 			if !d.Null() {
 				x.MessagesSent = d.Int()
@@ -268,15 +263,10 @@ func (x *ModerationGetActorMetadataMetadata) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.getActorMetadata#metadata (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetActorMetadataMetadata) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetActorMetadataMetadata) ValidateLex(path string) error {
 	return nil
 }

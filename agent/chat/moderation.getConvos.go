@@ -53,7 +53,7 @@ func (x *ModerationGetConvosOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convos\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *ModerationGetConvosOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getConvos#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.getConvos#output.schema")
 		case "convos":
 			if !d.Null() {
 				v2 := []*ModerationDefsConvoView{}
@@ -98,14 +98,10 @@ func (x *ModerationGetConvosOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of chat.bsky.moderation.getConvos#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetConvosOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// chat.bsky.moderation.getConvos#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetConvosOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

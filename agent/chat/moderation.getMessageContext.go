@@ -109,7 +109,7 @@ func (x *ModerationGetMessageContextOutput) EncodeLex(e *lex.Encoder, typed bool
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "messages\x00")
 	e.EndObject()
 }
 
@@ -123,7 +123,7 @@ func (x *ModerationGetMessageContextOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.getMessageContext#output.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.getMessageContext#output.schema")
 		case "messages":
 			if !d.Null() {
 				v2 := []ModerationGetMessageContextOutput_Messages{}
@@ -152,15 +152,10 @@ func (x *ModerationGetMessageContextOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.getMessageContext#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetMessageContextOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetMessageContextOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -187,7 +187,7 @@ func (x *ModerationSubscribeModEventsEventConvoFirstMessage) EncodeLex(e *lex.En
 	e.String(x.Rev)
 	e.Field("user")
 	e.String(x.User)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "convoId\x00createdAt\x00messageId\x00recipients\x00rev\x00user\x00")
 	e.EndObject()
 }
 
@@ -201,7 +201,7 @@ func (x *ModerationSubscribeModEventsEventConvoFirstMessage) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage")
 		case "convoId":
 			if !d.Null() {
 				x.ConvoID = d.String()
@@ -250,15 +250,10 @@ func (x *ModerationSubscribeModEventsEventConvoFirstMessage) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventConvoFirstMessage (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventConvoFirstMessage) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventConvoFirstMessage) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -384,7 +379,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) EncodeLex(e *lex.Enc
 	e.String(x.OwnerDID)
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00initialMemberDids\x00ownerDid\x00rev\x00")
 	e.EndObject()
 }
 
@@ -398,7 +393,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -459,15 +454,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatCreated) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatCreated (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatCreated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatCreated) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -623,7 +613,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) EncodeLex(e *lex
 	e.String(x.SubjectDID)
 	e.Field("subjectFollowsOwner")
 	e.Bool(x.SubjectFollowsOwner)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00ownerDid\x00requestMembersCount\x00rev\x00subjectDid\x00subjectFollowsOwner\x00")
 	e.EndObject()
 }
 
@@ -637,7 +627,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) DecodeLex(d *lex
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -700,15 +690,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) UnmarshalJSON(b 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberAdded (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatMemberAdded) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -873,7 +858,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) EncodeLex(e *le
 	e.String(x.Rev)
 	e.Field("subjectFollowsOwner")
 	e.Bool(x.SubjectFollowsOwner)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00joinLinkCode\x00ownerDid\x00rev\x00subjectFollowsOwner\x00")
 	e.EndObject()
 }
 
@@ -887,7 +872,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) DecodeLex(d *le
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -946,15 +931,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) UnmarshalJSON(b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberJoined (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatMemberJoined) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1110,7 +1090,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) EncodeLex(e *lex
 	e.String(x.Rev)
 	e.Field("subjectFollowsOwner")
 	e.Bool(x.SubjectFollowsOwner)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00joinLinkCode\x00ownerDid\x00rev\x00subjectFollowsOwner\x00")
 	e.EndObject()
 }
 
@@ -1124,7 +1104,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) DecodeLex(d *lex
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1183,15 +1163,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) UnmarshalJSON(b 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequest (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequest) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1343,7 +1318,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) EncodeLe
 	e.String(x.Rev)
 	e.Field("subjectDid")
 	e.String(x.SubjectDID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00ownerDid\x00rev\x00subjectDid\x00")
 	e.EndObject()
 }
 
@@ -1357,7 +1332,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) DecodeLe
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1412,15 +1387,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) Unmarsha
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestApproved (required
 // members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// nil or *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestApproved) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1565,7 +1535,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) EncodeLe
 	e.String(x.Rev)
 	e.Field("subjectDid")
 	e.String(x.SubjectDID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00ownerDid\x00rev\x00subjectDid\x00")
 	e.EndObject()
 }
 
@@ -1579,7 +1549,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) DecodeLe
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1634,15 +1604,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) Unmarsha
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatJoinRequestRejected (required
 // members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// nil or *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatJoinRequestRejected) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1806,7 +1771,7 @@ func (x *ModerationSubscribeModEventsEventChatAccepted) EncodeLex(e *lex.Encoder
 	}
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00method\x00ownerDid\x00rev\x00")
 	e.EndObject()
 }
 
@@ -1820,7 +1785,7 @@ func (x *ModerationSubscribeModEventsEventChatAccepted) DecodeLex(d *lex.Decoder
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventChatAccepted"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventChatAccepted")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -1875,15 +1840,10 @@ func (x *ModerationSubscribeModEventsEventChatAccepted) UnmarshalJSON(b []byte) 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventChatAccepted (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventChatAccepted) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventChatAccepted) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2047,7 +2007,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) EncodeLex(e *lex.
 	e.String(x.Rev)
 	e.Field("subjectDid")
 	e.String(x.SubjectDID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00leaveMethod\x00ownerDid\x00rev\x00subjectDid\x00")
 	e.EndObject()
 }
 
@@ -2061,7 +2021,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) DecodeLex(d *lex.
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2120,15 +2080,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) UnmarshalJSON(b [
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatMemberLeft (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatMemberLeft) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2365,7 +2320,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatUpdated) EncodeLex(e *lex.Enc
 	e.String(x.Rev)
 	e.Field("updateType")
 	e.String(string(x.UpdateType))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00convoCreatedAt\x00convoId\x00createdAt\x00groupMemberCount\x00groupName\x00joinLinkCode\x00joinLinkFollowersOnly\x00joinLinkRequiresApproval\x00lockReason\x00newName\x00oldName\x00ownerDid\x00rev\x00updateType\x00")
 	e.EndObject()
 }
 
@@ -2379,7 +2334,7 @@ func (x *ModerationSubscribeModEventsEventGroupChatUpdated) DecodeLex(d *lex.Dec
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2458,15 +2413,10 @@ func (x *ModerationSubscribeModEventsEventGroupChatUpdated) UnmarshalJSON(b []by
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventGroupChatUpdated (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventGroupChatUpdated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventGroupChatUpdated) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2638,7 +2588,7 @@ func (x *ModerationSubscribeModEventsEventRateLimitExceeded) EncodeLex(e *lex.En
 	e.String(x.Endpoint)
 	e.Field("rev")
 	e.String(x.Rev)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actorDid\x00createdAt\x00endpoint\x00rev\x00")
 	e.EndObject()
 }
 
@@ -2652,7 +2602,7 @@ func (x *ModerationSubscribeModEventsEventRateLimitExceeded) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded")
 		case "actorDid":
 			if !d.Null() {
 				x.ActorDID = d.String()
@@ -2687,15 +2637,10 @@ func (x *ModerationSubscribeModEventsEventRateLimitExceeded) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.subscribeModEvents#eventRateLimitExceeded (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationSubscribeModEventsEventRateLimitExceeded) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationSubscribeModEventsEventRateLimitExceeded) ValidateLex(path string) error {
 	if x == nil {
 		return nil

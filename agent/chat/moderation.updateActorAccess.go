@@ -48,7 +48,7 @@ func (x *ModerationUpdateActorAccessInput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("ref")
 		e.String(*x.Ref)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actor\x00allowAccess\x00ref\x00")
 	e.EndObject()
 }
 
@@ -62,7 +62,7 @@ func (x *ModerationUpdateActorAccessInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("chat.bsky.moderation.updateActorAccess#input.schema"))
+			x.Extra.DecodeType(d, "chat.bsky.moderation.updateActorAccess#input.schema")
 		case "actor":
 			if !d.Null() {
 				x.Actor = d.String()
@@ -93,15 +93,10 @@ func (x *ModerationUpdateActorAccessInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // chat.bsky.moderation.updateActorAccess#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationUpdateActorAccessInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationUpdateActorAccessInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -65,7 +65,7 @@ func (x *Declaration) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "version\x00currentKey\x00messageMe\x00keyPackage\x00continuityProofs\x00")
 	e.EndObject()
 }
 
@@ -79,7 +79,7 @@ func (x *Declaration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.germnetwork.declaration"))
+			x.Extra.DecodeType(d, "com.germnetwork.declaration")
 		case "version":
 			if !d.Null() {
 				x.Version = d.String()
@@ -132,14 +132,10 @@ func (x *Declaration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.germnetwork.declaration (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *Declaration) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.germnetwork.declaration (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *Declaration) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -245,7 +241,7 @@ func (x *DeclarationMessageMe) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.MessageMeURL)
 	e.Field("showButtonTo")
 	e.String(string(x.ShowButtonTo))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "messageMeUrl\x00showButtonTo\x00")
 	e.EndObject()
 }
 
@@ -259,7 +255,7 @@ func (x *DeclarationMessageMe) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("com.germnetwork.declaration#messageMe"))
+			x.Extra.DecodeType(d, "com.germnetwork.declaration#messageMe")
 		case "messageMeUrl":
 			if !d.Null() {
 				x.MessageMeURL = d.String()
@@ -286,14 +282,10 @@ func (x *DeclarationMessageMe) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of com.germnetwork.declaration#messageMe
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *DeclarationMessageMe) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// com.germnetwork.declaration#messageMe (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *DeclarationMessageMe) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -173,14 +174,27 @@ type Extra struct {
 type extraField struct {
 	name string
 	raw  []byte
+	set  bool // added with Set rather than decoded
 }
 
 // Type returns the "$type" the object was decoded with, or "".
 func (x *Extra) Type() string { return x.typ }
 
-// SetType records the object's "$type" as written in its JSON; generated
-// decoders call it.
+// SetType sets the "$type" written when the object is encoded, replacing
+// the one it was decoded with ("" writes the canonical one where a $type is
+// required, and none elsewhere).
 func (x *Extra) SetType(typ string) { x.typ = typ }
+
+// DecodeType reads the value of a "$type" member; generated decoders call
+// it. A second "$type" in one object is an error: unions dispatch on the
+// first, so keeping either would change what the object is.
+func (x *Extra) DecodeType(d *Decoder, canonical string) {
+	if x.typ != "" {
+		d.syntax(`duplicate "$type" member`)
+		return
+	}
+	x.typ = d.StringIntern(canonical)
+}
 
 // Capture reads the value of the member named name from d and keeps a copy.
 func (x *Extra) Capture(d *Decoder, name []byte) {
@@ -206,8 +220,11 @@ func (x *Extra) Get(name string) (json.RawMessage, bool) {
 
 // Set adds or replaces the extra member name. raw must be one well-formed
 // JSON value. Setting a member the lexicon defines has no effect on
-// encoding: the typed field wins.
+// encoding: the typed field wins. "$type" is set with [Extra.SetType].
 func (x *Extra) Set(name string, raw json.RawMessage) error {
+	if name == "$type" {
+		return errors.New(`lex: Extra.Set: "$type" is set with SetType`)
+	}
 	d := NewDecoder(raw)
 	d.Skip()
 	if err := d.Finish(); err != nil {
@@ -216,11 +233,11 @@ func (x *Extra) Set(name string, raw json.RawMessage) error {
 	raw = bytes.Clone(raw)
 	for i, f := range x.fields {
 		if f.name == name {
-			x.fields[i].raw = raw
+			x.fields[i].raw, x.fields[i].set = raw, true
 			return nil
 		}
 	}
-	x.fields = append(x.fields, extraField{name: name, raw: raw})
+	x.fields = append(x.fields, extraField{name: name, raw: raw, set: true})
 	return nil
 }
 
@@ -240,12 +257,29 @@ func (x *Extra) All() iter.Seq2[string, json.RawMessage] {
 	}
 }
 
-// Encode writes the extra members into the object being encoded.
-func (x *Extra) Encode(e *Encoder) {
+// Encode writes the extra members into the object being encoded. defined
+// lists the members the lexicon defines, each followed by a NUL byte
+// ("text\x00createdAt\x00"): a member added with Set under one of those
+// names is skipped, since the typed field was written.
+func (x *Extra) Encode(e *Encoder, defined string) {
 	for _, f := range x.fields {
+		if f.set && definesMember(defined, f.name) {
+			continue
+		}
 		e.Field(f.name)
 		e.Raw(f.raw)
 	}
+}
+
+func definesMember(defined, name string) bool {
+	for defined != "" {
+		var m string
+		m, defined, _ = strings.Cut(defined, "\x00")
+		if m == name {
+			return true
+		}
+	}
+	return false
 }
 
 // EncodeType writes the "$type" member when typed is set or the object was

@@ -40,7 +40,7 @@ func (x *testPost) EncodeLex(e *Encoder, _ bool) {
 		e.Field("embed")
 		EncodeObject(e, x.Embed)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -164,7 +164,7 @@ func TestExtra(t *testing.T) {
 		var e Encoder
 		e.BeginObject()
 		y.EncodeType(&e, "canon", tt.typed)
-		y.Encode(&e)
+		y.Encode(&e, "")
 		e.EndObject()
 		got, err := e.Bytes()
 		if err != nil {

@@ -59,7 +59,7 @@ func (x *CommunicationCreateTemplateInput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("createdBy")
 		e.String(*x.CreatedBy)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00contentMarkdown\x00subject\x00lang\x00createdBy\x00")
 	e.EndObject()
 }
 
@@ -73,7 +73,7 @@ func (x *CommunicationCreateTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.communication.createTemplate#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.communication.createTemplate#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -112,15 +112,10 @@ func (x *CommunicationCreateTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.communication.createTemplate#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *CommunicationCreateTemplateInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *CommunicationCreateTemplateInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

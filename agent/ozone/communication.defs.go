@@ -66,7 +66,7 @@ func (x *CommunicationDefsTemplateView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedAt)
 	e.Field("updatedAt")
 	e.String(x.UpdatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00name\x00subject\x00contentMarkdown\x00disabled\x00lang\x00lastUpdatedBy\x00createdAt\x00updatedAt\x00")
 	e.EndObject()
 }
 
@@ -80,7 +80,7 @@ func (x *CommunicationDefsTemplateView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.communication.defs#templateView"))
+			x.Extra.DecodeType(d, "tools.ozone.communication.defs#templateView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -135,14 +135,10 @@ func (x *CommunicationDefsTemplateView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.communication.defs#templateView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *CommunicationDefsTemplateView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.communication.defs#templateView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *CommunicationDefsTemplateView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -39,7 +39,7 @@ func (x *CommunicationDeleteTemplateInput) EncodeLex(e *lex.Encoder, typed bool)
 	x.Extra.EncodeType(e, "tools.ozone.communication.deleteTemplate#input.schema", typed)
 	e.Field("id")
 	e.String(x.ID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *CommunicationDeleteTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.communication.deleteTemplate#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.communication.deleteTemplate#input.schema")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -76,15 +76,10 @@ func (x *CommunicationDeleteTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.communication.deleteTemplate#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *CommunicationDeleteTemplateInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *CommunicationDeleteTemplateInput) ValidateLex(path string) error {
 	return nil
 }

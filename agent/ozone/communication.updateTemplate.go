@@ -74,7 +74,7 @@ func (x *CommunicationUpdateTemplateInput) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("disabled")
 		e.Bool(*x.Disabled)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00name\x00lang\x00contentMarkdown\x00subject\x00updatedBy\x00disabled\x00")
 	e.EndObject()
 }
 
@@ -88,7 +88,7 @@ func (x *CommunicationUpdateTemplateInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.communication.updateTemplate#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.communication.updateTemplate#input.schema")
 		case "id":
 			if !d.Null() {
 				x.ID = d.String()
@@ -135,15 +135,10 @@ func (x *CommunicationUpdateTemplateInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.communication.updateTemplate#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *CommunicationUpdateTemplateInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *CommunicationUpdateTemplateInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

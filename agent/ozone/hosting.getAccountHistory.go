@@ -94,7 +94,7 @@ func (x *HostingGetAccountHistoryOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00events\x00")
 	e.EndObject()
 }
 
@@ -108,7 +108,7 @@ func (x *HostingGetAccountHistoryOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -143,15 +143,10 @@ func (x *HostingGetAccountHistoryOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -281,7 +276,7 @@ func (x *HostingGetAccountHistoryEvent) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedBy)
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "details\x00createdBy\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -295,7 +290,7 @@ func (x *HostingGetAccountHistoryEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#event"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#event")
 		case "details":
 			if !d.Null() {
 				x.Details = decodeHostingGetAccountHistoryEvent_Details(d)
@@ -326,14 +321,10 @@ func (x *HostingGetAccountHistoryEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.hosting.getAccountHistory#event
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.hosting.getAccountHistory#event (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -402,7 +393,7 @@ func (x *HostingGetAccountHistoryAccountCreated) EncodeLex(e *lex.Encoder, typed
 		e.Field("handle")
 		e.String(*x.Handle)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00handle\x00")
 	e.EndObject()
 }
 
@@ -416,7 +407,7 @@ func (x *HostingGetAccountHistoryAccountCreated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#accountCreated"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#accountCreated")
 		case "email":
 			if !d.Null() {
 				x.Email = lex.Ptr(d.String())
@@ -443,15 +434,10 @@ func (x *HostingGetAccountHistoryAccountCreated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#accountCreated (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryAccountCreated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryAccountCreated) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -505,7 +491,7 @@ func (x *HostingGetAccountHistoryEmailUpdated) EncodeLex(e *lex.Encoder, typed b
 	x.Extra.EncodeType(e, "tools.ozone.hosting.getAccountHistory#emailUpdated", typed)
 	e.Field("email")
 	e.String(x.Email)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00")
 	e.EndObject()
 }
 
@@ -519,7 +505,7 @@ func (x *HostingGetAccountHistoryEmailUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#emailUpdated"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#emailUpdated")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -542,15 +528,10 @@ func (x *HostingGetAccountHistoryEmailUpdated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#emailUpdated (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryEmailUpdated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryEmailUpdated) ValidateLex(path string) error {
 	return nil
 }
@@ -589,7 +570,7 @@ func (x *HostingGetAccountHistoryEmailConfirmed) EncodeLex(e *lex.Encoder, typed
 	x.Extra.EncodeType(e, "tools.ozone.hosting.getAccountHistory#emailConfirmed", typed)
 	e.Field("email")
 	e.String(x.Email)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "email\x00")
 	e.EndObject()
 }
 
@@ -603,7 +584,7 @@ func (x *HostingGetAccountHistoryEmailConfirmed) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#emailConfirmed"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#emailConfirmed")
 		case "email":
 			if !d.Null() {
 				x.Email = d.String()
@@ -626,15 +607,10 @@ func (x *HostingGetAccountHistoryEmailConfirmed) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#emailConfirmed (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryEmailConfirmed) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryEmailConfirmed) ValidateLex(path string) error {
 	return nil
 }
@@ -669,7 +645,7 @@ func (x *HostingGetAccountHistoryPasswordUpdated) EncodeLex(e *lex.Encoder, type
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "tools.ozone.hosting.getAccountHistory#passwordUpdated", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -683,7 +659,7 @@ func (x *HostingGetAccountHistoryPasswordUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#passwordUpdated"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#passwordUpdated")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -702,15 +678,10 @@ func (x *HostingGetAccountHistoryPasswordUpdated) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#passwordUpdated (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryPasswordUpdated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryPasswordUpdated) ValidateLex(path string) error {
 	return nil
 }
@@ -741,7 +712,7 @@ func (x *HostingGetAccountHistoryHandleUpdated) EncodeLex(e *lex.Encoder, typed 
 	x.Extra.EncodeType(e, "tools.ozone.hosting.getAccountHistory#handleUpdated", typed)
 	e.Field("handle")
 	e.String(x.Handle)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "handle\x00")
 	e.EndObject()
 }
 
@@ -755,7 +726,7 @@ func (x *HostingGetAccountHistoryHandleUpdated) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.hosting.getAccountHistory#handleUpdated"))
+			x.Extra.DecodeType(d, "tools.ozone.hosting.getAccountHistory#handleUpdated")
 		case "handle":
 			if !d.Null() {
 				x.Handle = d.String()
@@ -778,15 +749,10 @@ func (x *HostingGetAccountHistoryHandleUpdated) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.hosting.getAccountHistory#handleUpdated (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *HostingGetAccountHistoryHandleUpdated) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *HostingGetAccountHistoryHandleUpdated) ValidateLex(path string) error {
 	if x == nil {
 		return nil

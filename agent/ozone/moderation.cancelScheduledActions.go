@@ -49,7 +49,7 @@ func (x *ModerationCancelScheduledActionsInput) EncodeLex(e *lex.Encoder, typed 
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subjects\x00comment\x00")
 	e.EndObject()
 }
 
@@ -63,7 +63,7 @@ func (x *ModerationCancelScheduledActionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.cancelScheduledActions#input.schema")
 		case "subjects":
 			if !d.Null() {
 				v2 := []string{}
@@ -96,15 +96,10 @@ func (x *ModerationCancelScheduledActionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.cancelScheduledActions#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCancelScheduledActionsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCancelScheduledActionsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -196,7 +191,7 @@ func (x *ModerationCancelScheduledActionsCancellationResults) EncodeLex(e *lex.E
 		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "succeeded\x00failed\x00")
 	e.EndObject()
 }
 
@@ -210,7 +205,7 @@ func (x *ModerationCancelScheduledActionsCancellationResults) DecodeLex(d *lex.D
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#cancellationResults"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.cancelScheduledActions#cancellationResults")
 		case "succeeded":
 			if !d.Null() {
 				v7 := []string{}
@@ -251,15 +246,10 @@ func (x *ModerationCancelScheduledActionsCancellationResults) UnmarshalJSON(b []
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.cancelScheduledActions#cancellationResults (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCancelScheduledActionsCancellationResults) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCancelScheduledActionsCancellationResults) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -325,7 +315,7 @@ func (x *ModerationCancelScheduledActionsFailedCancellation) EncodeLex(e *lex.En
 		e.Field("errorCode")
 		e.String(*x.ErrorCode)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00error\x00errorCode\x00")
 	e.EndObject()
 }
 
@@ -339,7 +329,7 @@ func (x *ModerationCancelScheduledActionsFailedCancellation) DecodeLex(d *lex.De
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.cancelScheduledActions#failedCancellation"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.cancelScheduledActions#failedCancellation")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -370,15 +360,10 @@ func (x *ModerationCancelScheduledActionsFailedCancellation) UnmarshalJSON(b []b
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.cancelScheduledActions#failedCancellation (required members,
 // lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationCancelScheduledActionsFailedCancellation) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationCancelScheduledActionsFailedCancellation) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -185,7 +185,7 @@ func (x *ModerationDefsModEventView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("modTool")
 		x.ModTool.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00event\x00subject\x00subjectBlobCids\x00createdBy\x00createdAt\x00creatorHandle\x00subjectHandle\x00modTool\x00")
 	e.EndObject()
 }
 
@@ -199,7 +199,7 @@ func (x *ModerationDefsModEventView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -262,14 +262,10 @@ func (x *ModerationDefsModEventView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -525,7 +521,7 @@ func (x *ModerationDefsModEventViewDetail) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("modTool")
 		x.ModTool.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00event\x00subject\x00subjectBlobs\x00createdBy\x00createdAt\x00modTool\x00")
 	e.EndObject()
 }
 
@@ -539,7 +535,7 @@ func (x *ModerationDefsModEventViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventViewDetail"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventViewDetail")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -596,15 +592,10 @@ func (x *ModerationDefsModEventViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventViewDetail (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventViewDetail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventViewDetail) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -932,7 +923,7 @@ func (x *ModerationDefsSubjectStatusView) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("ageAssuranceUpdatedBy")
 		e.String(string(*x.AgeAssuranceUpdatedBy))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00subject\x00hosting\x00subjectBlobCids\x00subjectRepoHandle\x00updatedAt\x00createdAt\x00reviewState\x00comment\x00priorityScore\x00muteUntil\x00muteReportingUntil\x00lastReviewedBy\x00lastReviewedAt\x00lastReportedAt\x00lastAppealedAt\x00takendown\x00appealed\x00suspendUntil\x00tags\x00accountStats\x00recordsStats\x00accountStrike\x00ageAssuranceState\x00ageAssuranceUpdatedBy\x00")
 	e.EndObject()
 }
 
@@ -946,7 +937,7 @@ func (x *ModerationDefsSubjectStatusView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#subjectStatusView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#subjectStatusView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -1083,14 +1074,10 @@ func (x *ModerationDefsSubjectStatusView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#subjectStatusView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsSubjectStatusView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#subjectStatusView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsSubjectStatusView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1407,7 +1394,7 @@ func (x *ModerationDefsSubjectView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("record")
 		x.Record.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "type\x00subject\x00status\x00repo\x00profile\x00record\x00")
 	e.EndObject()
 }
 
@@ -1421,7 +1408,7 @@ func (x *ModerationDefsSubjectView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#subjectView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#subjectView")
 		case "type":
 			if !d.Null() {
 				x.Type = atproto.ModerationDefsSubjectType(d.String())
@@ -1470,14 +1457,10 @@ func (x *ModerationDefsSubjectView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#subjectView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsSubjectView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#subjectView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsSubjectView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1590,7 +1573,7 @@ func (x *ModerationDefsAccountStats) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("takedownCount")
 		e.Int(*x.TakedownCount)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reportCount\x00appealCount\x00suspendCount\x00escalateCount\x00takedownCount\x00")
 	e.EndObject()
 }
 
@@ -1604,7 +1587,7 @@ func (x *ModerationDefsAccountStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountStats"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#accountStats")
 		case "reportCount":
 			if !d.Null() {
 				x.ReportCount = lex.Ptr(d.Int())
@@ -1643,14 +1626,10 @@ func (x *ModerationDefsAccountStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#accountStats
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAccountStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#accountStats (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAccountStats) ValidateLex(path string) error {
 	return nil
 }
@@ -1765,7 +1744,7 @@ func (x *ModerationDefsRecordsStats) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("takendownCount")
 		e.Int(*x.TakendownCount)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "totalReports\x00reportedCount\x00escalatedCount\x00appealedCount\x00subjectCount\x00pendingCount\x00processedCount\x00takendownCount\x00")
 	e.EndObject()
 }
 
@@ -1779,7 +1758,7 @@ func (x *ModerationDefsRecordsStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordsStats"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordsStats")
 		case "totalReports":
 			if !d.Null() {
 				x.TotalReports = lex.Ptr(d.Int())
@@ -1830,14 +1809,10 @@ func (x *ModerationDefsRecordsStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#recordsStats
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordsStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#recordsStats (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordsStats) ValidateLex(path string) error {
 	return nil
 }
@@ -1952,7 +1927,7 @@ func (x *ModerationDefsAccountStrike) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("lastStrikeAt")
 		e.String(*x.LastStrikeAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activeStrikeCount\x00totalStrikeCount\x00firstStrikeAt\x00lastStrikeAt\x00")
 	e.EndObject()
 }
 
@@ -1966,7 +1941,7 @@ func (x *ModerationDefsAccountStrike) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountStrike"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#accountStrike")
 		case "activeStrikeCount":
 			if !d.Null() {
 				x.ActiveStrikeCount = lex.Ptr(d.Int())
@@ -2001,14 +1976,10 @@ func (x *ModerationDefsAccountStrike) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#accountStrike
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAccountStrike) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#accountStrike (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAccountStrike) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2183,7 +2154,7 @@ func (x *ModerationDefsModEventTakedown) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("strikeExpiresAt")
 		e.String(*x.StrikeExpiresAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00durationInHours\x00acknowledgeAccountSubjects\x00policies\x00severityLevel\x00targetServices\x00strikeCount\x00strikeExpiresAt\x00")
 	e.EndObject()
 }
 
@@ -2197,7 +2168,7 @@ func (x *ModerationDefsModEventTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventTakedown"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventTakedown")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2260,14 +2231,10 @@ func (x *ModerationDefsModEventTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventTakedown
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventTakedown) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventTakedown (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventTakedown) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2396,7 +2363,7 @@ func (x *ModerationDefsModEventReverseTakedown) EncodeLex(e *lex.Encoder, typed 
 		e.Field("strikeCount")
 		e.Int(*x.StrikeCount)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00policies\x00severityLevel\x00strikeCount\x00")
 	e.EndObject()
 }
 
@@ -2410,7 +2377,7 @@ func (x *ModerationDefsModEventReverseTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventReverseTakedown"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventReverseTakedown")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2451,15 +2418,10 @@ func (x *ModerationDefsModEventReverseTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventReverseTakedown (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventReverseTakedown) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventReverseTakedown) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2529,7 +2491,7 @@ func (x *ModerationDefsModEventResolveAppeal) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -2543,7 +2505,7 @@ func (x *ModerationDefsModEventResolveAppeal) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventResolveAppeal"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventResolveAppeal")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2566,15 +2528,10 @@ func (x *ModerationDefsModEventResolveAppeal) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventResolveAppeal (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventResolveAppeal) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventResolveAppeal) ValidateLex(path string) error {
 	return nil
 }
@@ -2620,7 +2577,7 @@ func (x *ModerationDefsModEventComment) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("sticky")
 		e.Bool(*x.Sticky)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00sticky\x00")
 	e.EndObject()
 }
 
@@ -2634,7 +2591,7 @@ func (x *ModerationDefsModEventComment) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventComment"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventComment")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2661,14 +2618,10 @@ func (x *ModerationDefsModEventComment) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventComment
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventComment) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventComment (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventComment) ValidateLex(path string) error {
 	return nil
 }
@@ -2727,7 +2680,7 @@ func (x *ModerationDefsModEventReport) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("reportType")
 	e.String(string(x.ReportType))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00isReporterMuted\x00reportType\x00")
 	e.EndObject()
 }
 
@@ -2741,7 +2694,7 @@ func (x *ModerationDefsModEventReport) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventReport"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventReport")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2772,14 +2725,10 @@ func (x *ModerationDefsModEventReport) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventReport
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventReport) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventReport (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventReport) ValidateLex(path string) error {
 	return nil
 }
@@ -2858,7 +2807,7 @@ func (x *ModerationDefsModEventLabel) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("durationInHours")
 		e.Int(*x.DurationInHours)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00createLabelVals\x00negateLabelVals\x00durationInHours\x00")
 	e.EndObject()
 }
 
@@ -2872,7 +2821,7 @@ func (x *ModerationDefsModEventLabel) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventLabel"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventLabel")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -2919,14 +2868,10 @@ func (x *ModerationDefsModEventLabel) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventLabel
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventLabel) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventLabel (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventLabel) ValidateLex(path string) error {
 	return nil
 }
@@ -2995,7 +2940,7 @@ func (x *ModerationDefsModEventPriorityScore) EncodeLex(e *lex.Encoder, typed bo
 	}
 	e.Field("score")
 	e.Int(x.Score)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00score\x00")
 	e.EndObject()
 }
 
@@ -3009,7 +2954,7 @@ func (x *ModerationDefsModEventPriorityScore) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventPriorityScore"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventPriorityScore")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3036,15 +2981,10 @@ func (x *ModerationDefsModEventPriorityScore) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventPriorityScore (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventPriorityScore) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventPriorityScore) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3167,7 +3107,7 @@ func (x *ModerationDefsAgeAssuranceEvent) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("completeUa")
 		e.String(*x.CompleteUa)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00attemptId\x00status\x00access\x00countryCode\x00regionCode\x00initIp\x00initUa\x00completeIp\x00completeUa\x00")
 	e.EndObject()
 }
 
@@ -3181,7 +3121,7 @@ func (x *ModerationDefsAgeAssuranceEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssuranceEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#ageAssuranceEvent")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -3240,14 +3180,10 @@ func (x *ModerationDefsAgeAssuranceEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#ageAssuranceEvent
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAgeAssuranceEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#ageAssuranceEvent (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAgeAssuranceEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3390,7 +3326,7 @@ func (x *ModerationDefsAgeAssuranceOverrideEvent) EncodeLex(e *lex.Encoder, type
 	}
 	e.Field("comment")
 	e.String(x.Comment)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00access\x00comment\x00")
 	e.EndObject()
 }
 
@@ -3404,7 +3340,7 @@ func (x *ModerationDefsAgeAssuranceOverrideEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssuranceOverrideEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#ageAssuranceOverrideEvent")
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsAgeAssuranceOverrideEvent_Status(d.String())
@@ -3435,15 +3371,10 @@ func (x *ModerationDefsAgeAssuranceOverrideEvent) UnmarshalJSON(b []byte) error 
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#ageAssuranceOverrideEvent (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAgeAssuranceOverrideEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAgeAssuranceOverrideEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3504,7 +3435,7 @@ func (x *ModerationDefsAgeAssurancePurgeEvent) EncodeLex(e *lex.Encoder, typed b
 	x.Extra.EncodeType(e, "tools.ozone.moderation.defs#ageAssurancePurgeEvent", typed)
 	e.Field("comment")
 	e.String(x.Comment)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -3518,7 +3449,7 @@ func (x *ModerationDefsAgeAssurancePurgeEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#ageAssurancePurgeEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#ageAssurancePurgeEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = d.String()
@@ -3541,15 +3472,10 @@ func (x *ModerationDefsAgeAssurancePurgeEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#ageAssurancePurgeEvent (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAgeAssurancePurgeEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAgeAssurancePurgeEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3594,7 +3520,7 @@ func (x *ModerationDefsRevokeAccountCredentialsEvent) EncodeLex(e *lex.Encoder, 
 	x.Extra.EncodeType(e, "tools.ozone.moderation.defs#revokeAccountCredentialsEvent", typed)
 	e.Field("comment")
 	e.String(x.Comment)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -3608,7 +3534,7 @@ func (x *ModerationDefsRevokeAccountCredentialsEvent) DecodeLex(d *lex.Decoder) 
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#revokeAccountCredentialsEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#revokeAccountCredentialsEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = d.String()
@@ -3631,15 +3557,10 @@ func (x *ModerationDefsRevokeAccountCredentialsEvent) UnmarshalJSON(b []byte) er
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#revokeAccountCredentialsEvent (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRevokeAccountCredentialsEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRevokeAccountCredentialsEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -3691,7 +3612,7 @@ func (x *ModerationDefsModEventAcknowledge) EncodeLex(e *lex.Encoder, typed bool
 		e.Field("acknowledgeAccountSubjects")
 		e.Bool(*x.AcknowledgeAccountSubjects)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00acknowledgeAccountSubjects\x00")
 	e.EndObject()
 }
 
@@ -3705,7 +3626,7 @@ func (x *ModerationDefsModEventAcknowledge) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventAcknowledge"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventAcknowledge")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3732,15 +3653,10 @@ func (x *ModerationDefsModEventAcknowledge) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventAcknowledge (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventAcknowledge) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventAcknowledge) ValidateLex(path string) error {
 	return nil
 }
@@ -3787,7 +3703,7 @@ func (x *ModerationDefsModEventEscalate) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -3801,7 +3717,7 @@ func (x *ModerationDefsModEventEscalate) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventEscalate"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventEscalate")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3824,14 +3740,10 @@ func (x *ModerationDefsModEventEscalate) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventEscalate
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventEscalate) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventEscalate (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventEscalate) ValidateLex(path string) error {
 	return nil
 }
@@ -3875,7 +3787,7 @@ func (x *ModerationDefsModEventMute) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("durationInHours")
 	e.Int(x.DurationInHours)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00durationInHours\x00")
 	e.EndObject()
 }
 
@@ -3889,7 +3801,7 @@ func (x *ModerationDefsModEventMute) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventMute"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventMute")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -3916,14 +3828,10 @@ func (x *ModerationDefsModEventMute) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventMute
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventMute) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventMute (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventMute) ValidateLex(path string) error {
 	return nil
 }
@@ -3972,7 +3880,7 @@ func (x *ModerationDefsModEventUnmute) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -3986,7 +3894,7 @@ func (x *ModerationDefsModEventUnmute) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventUnmute"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventUnmute")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4009,14 +3917,10 @@ func (x *ModerationDefsModEventUnmute) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventUnmute
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventUnmute) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventUnmute (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventUnmute) ValidateLex(path string) error {
 	return nil
 }
@@ -4063,7 +3967,7 @@ func (x *ModerationDefsModEventMuteReporter) EncodeLex(e *lex.Encoder, typed boo
 		e.Field("durationInHours")
 		e.Int(*x.DurationInHours)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00durationInHours\x00")
 	e.EndObject()
 }
 
@@ -4077,7 +3981,7 @@ func (x *ModerationDefsModEventMuteReporter) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventMuteReporter"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventMuteReporter")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4104,15 +4008,10 @@ func (x *ModerationDefsModEventMuteReporter) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventMuteReporter (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventMuteReporter) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventMuteReporter) ValidateLex(path string) error {
 	return nil
 }
@@ -4162,7 +4061,7 @@ func (x *ModerationDefsModEventUnmuteReporter) EncodeLex(e *lex.Encoder, typed b
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -4176,7 +4075,7 @@ func (x *ModerationDefsModEventUnmuteReporter) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventUnmuteReporter"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventUnmuteReporter")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4199,15 +4098,10 @@ func (x *ModerationDefsModEventUnmuteReporter) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#modEventUnmuteReporter (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventUnmuteReporter) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventUnmuteReporter) ValidateLex(path string) error {
 	return nil
 }
@@ -4294,7 +4188,7 @@ func (x *ModerationDefsModEventEmail) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isDelivered")
 		e.Bool(*x.IsDelivered)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subjectLine\x00content\x00comment\x00policies\x00severityLevel\x00strikeCount\x00strikeExpiresAt\x00isDelivered\x00")
 	e.EndObject()
 }
 
@@ -4308,7 +4202,7 @@ func (x *ModerationDefsModEventEmail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventEmail"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventEmail")
 		case "subjectLine":
 			if !d.Null() {
 				x.SubjectLine = d.String()
@@ -4365,14 +4259,10 @@ func (x *ModerationDefsModEventEmail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventEmail
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventEmail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventEmail (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventEmail) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4476,7 +4366,7 @@ func (x *ModerationDefsModEventDivert) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -4490,7 +4380,7 @@ func (x *ModerationDefsModEventDivert) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventDivert"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventDivert")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4513,14 +4403,10 @@ func (x *ModerationDefsModEventDivert) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventDivert
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventDivert) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventDivert (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventDivert) ValidateLex(path string) error {
 	return nil
 }
@@ -4585,7 +4471,7 @@ func (x *ModerationDefsModEventTag) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("durationInHours")
 		e.Int(*x.DurationInHours)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "add\x00remove\x00comment\x00durationInHours\x00")
 	e.EndObject()
 }
 
@@ -4599,7 +4485,7 @@ func (x *ModerationDefsModEventTag) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modEventTag"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modEventTag")
 		case "add":
 			if !d.Null() {
 				v52 := []string{}
@@ -4646,14 +4532,10 @@ func (x *ModerationDefsModEventTag) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modEventTag
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModEventTag) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modEventTag (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModEventTag) ValidateLex(path string) error {
 	return nil
 }
@@ -4752,7 +4634,7 @@ func (x *ModerationDefsAccountEvent) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("timestamp")
 	e.String(x.Timestamp)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00active\x00status\x00timestamp\x00")
 	e.EndObject()
 }
 
@@ -4766,7 +4648,7 @@ func (x *ModerationDefsAccountEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#accountEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4801,14 +4683,10 @@ func (x *ModerationDefsAccountEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#accountEvent
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAccountEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#accountEvent (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAccountEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -4899,7 +4777,7 @@ func (x *ModerationDefsIdentityEvent) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("timestamp")
 	e.String(x.Timestamp)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00handle\x00pdsHost\x00tombstone\x00timestamp\x00")
 	e.EndObject()
 }
 
@@ -4913,7 +4791,7 @@ func (x *ModerationDefsIdentityEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#identityEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#identityEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -4952,14 +4830,10 @@ func (x *ModerationDefsIdentityEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#identityEvent
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsIdentityEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#identityEvent (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsIdentityEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5071,7 +4945,7 @@ func (x *ModerationDefsRecordEvent) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("timestamp")
 	e.String(x.Timestamp)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00op\x00cid\x00timestamp\x00")
 	e.EndObject()
 }
 
@@ -5085,7 +4959,7 @@ func (x *ModerationDefsRecordEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5120,14 +4994,10 @@ func (x *ModerationDefsRecordEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#recordEvent
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#recordEvent (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5218,7 +5088,7 @@ func (x *ModerationDefsScheduleTakedownEvent) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("executeUntil")
 		e.String(*x.ExecuteUntil)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00executeAt\x00executeAfter\x00executeUntil\x00")
 	e.EndObject()
 }
 
@@ -5232,7 +5102,7 @@ func (x *ModerationDefsScheduleTakedownEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#scheduleTakedownEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#scheduleTakedownEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5267,15 +5137,10 @@ func (x *ModerationDefsScheduleTakedownEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#scheduleTakedownEvent (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsScheduleTakedownEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsScheduleTakedownEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5353,7 +5218,7 @@ func (x *ModerationDefsCancelScheduledTakedownEvent) EncodeLex(e *lex.Encoder, t
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00")
 	e.EndObject()
 }
 
@@ -5367,7 +5232,7 @@ func (x *ModerationDefsCancelScheduledTakedownEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#cancelScheduledTakedownEvent"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#cancelScheduledTakedownEvent")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -5390,15 +5255,10 @@ func (x *ModerationDefsCancelScheduledTakedownEvent) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#cancelScheduledTakedownEvent (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsCancelScheduledTakedownEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsCancelScheduledTakedownEvent) ValidateLex(path string) error {
 	return nil
 }
@@ -5493,7 +5353,7 @@ func (x *ModerationDefsRepoView) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00email\x00relatedRecords\x00indexedAt\x00moderation\x00invitedBy\x00invitesDisabled\x00inviteNote\x00deactivatedAt\x00threatSignatures\x00")
 	e.EndObject()
 }
 
@@ -5507,7 +5367,7 @@ func (x *ModerationDefsRepoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#repoView")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -5588,14 +5448,10 @@ func (x *ModerationDefsRepoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#repoView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRepoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#repoView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRepoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -5813,7 +5669,7 @@ func (x *ModerationDefsRepoViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00handle\x00email\x00relatedRecords\x00indexedAt\x00moderation\x00labels\x00invitedBy\x00invites\x00invitesDisabled\x00inviteNote\x00emailConfirmedAt\x00deactivatedAt\x00threatSignatures\x00")
 	e.EndObject()
 }
 
@@ -5827,7 +5683,7 @@ func (x *ModerationDefsRepoViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoViewDetail"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#repoViewDetail")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -5936,14 +5792,10 @@ func (x *ModerationDefsRepoViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#repoViewDetail
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRepoViewDetail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#repoViewDetail (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRepoViewDetail) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6113,7 +5965,7 @@ func (x *ModerationDefsRepoViewNotFound) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "tools.ozone.moderation.defs#repoViewNotFound", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -6127,7 +5979,7 @@ func (x *ModerationDefsRepoViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#repoViewNotFound"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#repoViewNotFound")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -6150,14 +6002,10 @@ func (x *ModerationDefsRepoViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#repoViewNotFound
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRepoViewNotFound) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#repoViewNotFound (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRepoViewNotFound) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6234,7 +6082,7 @@ func (x *ModerationDefsRecordView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("repo")
 		x.Repo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00value\x00blobCids\x00indexedAt\x00moderation\x00repo\x00")
 	e.EndObject()
 }
 
@@ -6248,7 +6096,7 @@ func (x *ModerationDefsRecordView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordView")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6305,14 +6153,10 @@ func (x *ModerationDefsRecordView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#recordView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#recordView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6457,7 +6301,7 @@ func (x *ModerationDefsRecordViewDetail) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("repo")
 		x.Repo.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00cid\x00value\x00blobs\x00labels\x00indexedAt\x00moderation\x00repo\x00")
 	e.EndObject()
 }
 
@@ -6471,7 +6315,7 @@ func (x *ModerationDefsRecordViewDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordViewDetail"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordViewDetail")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6542,14 +6386,10 @@ func (x *ModerationDefsRecordViewDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#recordViewDetail
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordViewDetail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#recordViewDetail (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordViewDetail) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6663,7 +6503,7 @@ func (x *ModerationDefsRecordViewNotFound) EncodeLex(e *lex.Encoder, typed bool)
 	x.Extra.EncodeType(e, "tools.ozone.moderation.defs#recordViewNotFound", typed)
 	e.Field("uri")
 	e.String(x.URI)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00")
 	e.EndObject()
 }
 
@@ -6677,7 +6517,7 @@ func (x *ModerationDefsRecordViewNotFound) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordViewNotFound"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordViewNotFound")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -6700,15 +6540,10 @@ func (x *ModerationDefsRecordViewNotFound) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#recordViewNotFound (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordViewNotFound) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordViewNotFound) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6755,7 +6590,7 @@ func (x *ModerationDefsConvoView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.DID)
 	e.Field("convoId")
 	e.String(x.ConvoID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00convoId\x00")
 	e.EndObject()
 }
 
@@ -6769,7 +6604,7 @@ func (x *ModerationDefsConvoView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#convoView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#convoView")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -6796,14 +6631,10 @@ func (x *ModerationDefsConvoView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#convoView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsConvoView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#convoView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsConvoView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6855,7 +6686,7 @@ func (x *ModerationDefsModeration) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("subjectStatus")
 		x.SubjectStatus.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subjectStatus\x00")
 	e.EndObject()
 }
 
@@ -6869,7 +6700,7 @@ func (x *ModerationDefsModeration) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#moderation"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#moderation")
 		case "subjectStatus":
 			if !d.Null() {
 				v108 := new(ModerationDefsSubjectStatusView)
@@ -6894,14 +6725,10 @@ func (x *ModerationDefsModeration) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#moderation
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModeration) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#moderation (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModeration) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -6945,7 +6772,7 @@ func (x *ModerationDefsModerationDetail) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("subjectStatus")
 		x.SubjectStatus.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subjectStatus\x00")
 	e.EndObject()
 }
 
@@ -6959,7 +6786,7 @@ func (x *ModerationDefsModerationDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#moderationDetail"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#moderationDetail")
 		case "subjectStatus":
 			if !d.Null() {
 				v109 := new(ModerationDefsSubjectStatusView)
@@ -6984,14 +6811,10 @@ func (x *ModerationDefsModerationDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#moderationDetail
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModerationDetail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#moderationDetail (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModerationDetail) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -7078,7 +6901,7 @@ func (x *ModerationDefsBlobView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("moderation")
 		x.Moderation.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cid\x00mimeType\x00size\x00createdAt\x00details\x00moderation\x00")
 	e.EndObject()
 }
 
@@ -7092,7 +6915,7 @@ func (x *ModerationDefsBlobView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#blobView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#blobView")
 		case "cid":
 			if !d.Null() {
 				x.CID = d.String()
@@ -7137,14 +6960,10 @@ func (x *ModerationDefsBlobView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#blobView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsBlobView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#blobView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsBlobView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -7234,7 +7053,7 @@ func (x *ModerationDefsImageDetails) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Width)
 	e.Field("height")
 	e.Int(x.Height)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "width\x00height\x00")
 	e.EndObject()
 }
 
@@ -7248,7 +7067,7 @@ func (x *ModerationDefsImageDetails) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#imageDetails"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#imageDetails")
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()
@@ -7275,14 +7094,10 @@ func (x *ModerationDefsImageDetails) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#imageDetails
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsImageDetails) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#imageDetails (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsImageDetails) ValidateLex(path string) error {
 	return nil
 }
@@ -7336,7 +7151,7 @@ func (x *ModerationDefsVideoDetails) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Height)
 	e.Field("length")
 	e.Int(x.Length)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "width\x00height\x00length\x00")
 	e.EndObject()
 }
 
@@ -7350,7 +7165,7 @@ func (x *ModerationDefsVideoDetails) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#videoDetails"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#videoDetails")
 		case "width":
 			if !d.Null() {
 				x.Width = d.Int()
@@ -7381,14 +7196,10 @@ func (x *ModerationDefsVideoDetails) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#videoDetails
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsVideoDetails) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#videoDetails (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsVideoDetails) ValidateLex(path string) error {
 	return nil
 }
@@ -7490,7 +7301,7 @@ func (x *ModerationDefsAccountHosting) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reactivatedAt")
 		e.String(*x.ReactivatedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00updatedAt\x00createdAt\x00deletedAt\x00deactivatedAt\x00reactivatedAt\x00")
 	e.EndObject()
 }
 
@@ -7504,7 +7315,7 @@ func (x *ModerationDefsAccountHosting) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#accountHosting"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#accountHosting")
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsAccountHosting_Status(d.String())
@@ -7547,14 +7358,10 @@ func (x *ModerationDefsAccountHosting) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#accountHosting
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsAccountHosting) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#accountHosting (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsAccountHosting) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -7681,7 +7488,7 @@ func (x *ModerationDefsRecordHosting) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("deletedAt")
 		e.String(*x.DeletedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "status\x00updatedAt\x00createdAt\x00deletedAt\x00")
 	e.EndObject()
 }
 
@@ -7695,7 +7502,7 @@ func (x *ModerationDefsRecordHosting) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#recordHosting"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#recordHosting")
 		case "status":
 			if !d.Null() {
 				x.Status = ModerationDefsRecordHosting_Status(d.String())
@@ -7730,14 +7537,10 @@ func (x *ModerationDefsRecordHosting) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#recordHosting
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsRecordHosting) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#recordHosting (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsRecordHosting) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -7844,7 +7647,7 @@ func (x *ModerationDefsReporterStats) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.LabeledAccountCount)
 	e.Field("labeledRecordCount")
 	e.Int(x.LabeledRecordCount)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00accountReportCount\x00recordReportCount\x00reportedAccountCount\x00reportedRecordCount\x00takendownAccountCount\x00takendownRecordCount\x00labeledAccountCount\x00labeledRecordCount\x00")
 	e.EndObject()
 }
 
@@ -7858,7 +7661,7 @@ func (x *ModerationDefsReporterStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#reporterStats"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#reporterStats")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -7913,14 +7716,10 @@ func (x *ModerationDefsReporterStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#reporterStats
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsReporterStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#reporterStats (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsReporterStats) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -8034,7 +7833,7 @@ func (x *ModerationDefsModTool) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("meta")
 		lex.EncodeObject(e, x.Meta)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00meta\x00")
 	e.EndObject()
 }
 
@@ -8048,7 +7847,7 @@ func (x *ModerationDefsModTool) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#modTool"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#modTool")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -8075,14 +7874,10 @@ func (x *ModerationDefsModTool) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.defs#modTool (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsModTool) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.defs#modTool (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsModTool) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -8251,7 +8046,7 @@ func (x *ModerationDefsScheduledActionView) EncodeLex(e *lex.Encoder, typed bool
 		e.Field("executionEventId")
 		e.Int(*x.ExecutionEventID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00action\x00eventData\x00did\x00executeAt\x00executeAfter\x00executeUntil\x00randomizeExecution\x00createdBy\x00createdAt\x00updatedAt\x00status\x00lastExecutedAt\x00lastFailureReason\x00executionEventId\x00")
 	e.EndObject()
 }
 
@@ -8265,7 +8060,7 @@ func (x *ModerationDefsScheduledActionView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.defs#scheduledActionView"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.defs#scheduledActionView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -8344,15 +8139,10 @@ func (x *ModerationDefsScheduledActionView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.defs#scheduledActionView (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationDefsScheduledActionView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationDefsScheduledActionView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -181,7 +181,7 @@ func (x *ModerationEmitEventInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reportAction")
 		x.ReportAction.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "event\x00subject\x00subjectBlobCids\x00createdBy\x00modTool\x00externalId\x00reportAction\x00")
 	e.EndObject()
 }
 
@@ -195,7 +195,7 @@ func (x *ModerationEmitEventInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.emitEvent#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.emitEvent#input.schema")
 		case "event":
 			if !d.Null() {
 				x.Event = decodeModerationEmitEventInput_Event(d)
@@ -252,14 +252,10 @@ func (x *ModerationEmitEventInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.emitEvent#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationEmitEventInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.emitEvent#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationEmitEventInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -434,7 +430,7 @@ func (x *ModerationEmitEventReportAction) EncodeLex(e *lex.Encoder, typed bool) 
 		e.Field("note")
 		e.String(*x.Note)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "ids\x00types\x00all\x00note\x00")
 	e.EndObject()
 }
 
@@ -448,7 +444,7 @@ func (x *ModerationEmitEventReportAction) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.emitEvent#reportAction"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.emitEvent#reportAction")
 		case "ids":
 			if !d.Null() {
 				v9 := []int64{}
@@ -495,14 +491,10 @@ func (x *ModerationEmitEventReportAction) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.emitEvent#reportAction
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationEmitEventReportAction) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.emitEvent#reportAction (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationEmitEventReportAction) ValidateLex(path string) error {
 	return nil
 }

@@ -55,7 +55,7 @@ func (x *ModerationGetAccountTimelineOutput) EncodeLex(e *lex.Encoder, typed boo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "timeline\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *ModerationGetAccountTimelineOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.getAccountTimeline#output.schema")
 		case "timeline":
 			if !d.Null() {
 				v2 := []*ModerationGetAccountTimelineTimelineItem{}
@@ -100,15 +100,10 @@ func (x *ModerationGetAccountTimelineOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.getAccountTimeline#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetAccountTimelineOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetAccountTimelineOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -195,7 +190,7 @@ func (x *ModerationGetAccountTimelineTimelineItem) EncodeLex(e *lex.Encoder, typ
 		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "day\x00summary\x00")
 	e.EndObject()
 }
 
@@ -209,7 +204,7 @@ func (x *ModerationGetAccountTimelineTimelineItem) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#timelineItem"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.getAccountTimeline#timelineItem")
 		case "day":
 			if !d.Null() {
 				x.Day = d.String()
@@ -244,15 +239,10 @@ func (x *ModerationGetAccountTimelineTimelineItem) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.getAccountTimeline#timelineItem (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetAccountTimelineTimelineItem) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetAccountTimelineTimelineItem) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -400,7 +390,7 @@ func (x *ModerationGetAccountTimelineTimelineItemSummary) EncodeLex(e *lex.Encod
 	e.String(string(x.EventType))
 	e.Field("count")
 	e.Int(x.Count)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "eventSubjectType\x00eventType\x00count\x00")
 	e.EndObject()
 }
 
@@ -414,7 +404,7 @@ func (x *ModerationGetAccountTimelineTimelineItemSummary) DecodeLex(d *lex.Decod
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getAccountTimeline#timelineItemSummary"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.getAccountTimeline#timelineItemSummary")
 		case "eventSubjectType":
 			if !d.Null() {
 				x.EventSubjectType = ModerationGetAccountTimelineTimelineItemSummary_EventSubjectType(d.String())
@@ -445,15 +435,10 @@ func (x *ModerationGetAccountTimelineTimelineItemSummary) UnmarshalJSON(b []byte
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.getAccountTimeline#timelineItemSummary (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetAccountTimelineTimelineItemSummary) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetAccountTimelineTimelineItemSummary) ValidateLex(path string) error {
 	return nil
 }

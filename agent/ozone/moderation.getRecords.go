@@ -78,7 +78,7 @@ func (x *ModerationGetRecordsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "records\x00")
 	e.EndObject()
 }
 
@@ -92,7 +92,7 @@ func (x *ModerationGetRecordsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getRecords#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.getRecords#output.schema")
 		case "records":
 			if !d.Null() {
 				v2 := []ModerationGetRecordsOutput_Records{}
@@ -121,15 +121,10 @@ func (x *ModerationGetRecordsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.getRecords#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetRecordsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetRecordsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -76,7 +76,7 @@ func (x *ModerationGetReposOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		lex.EncodeObject(e, v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "repos\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *ModerationGetReposOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.getRepos#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.getRepos#output.schema")
 		case "repos":
 			if !d.Null() {
 				v2 := []ModerationGetReposOutput_Repos{}
@@ -119,14 +119,10 @@ func (x *ModerationGetReposOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.moderation.getRepos#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ModerationGetReposOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.moderation.getRepos#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationGetReposOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

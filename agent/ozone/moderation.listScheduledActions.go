@@ -94,7 +94,7 @@ func (x *ModerationListScheduledActionsInput) EncodeLex(e *lex.Encoder, typed bo
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "startsAfter\x00endsBefore\x00subjects\x00statuses\x00limit\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -108,7 +108,7 @@ func (x *ModerationListScheduledActionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.listScheduledActions#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.listScheduledActions#input.schema")
 		case "startsAfter":
 			if !d.Null() {
 				x.StartsAfter = lex.Ptr(d.String())
@@ -163,15 +163,10 @@ func (x *ModerationListScheduledActionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.listScheduledActions#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationListScheduledActionsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationListScheduledActionsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -283,7 +278,7 @@ func (x *ModerationListScheduledActionsOutput) EncodeLex(e *lex.Encoder, typed b
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "actions\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -297,7 +292,7 @@ func (x *ModerationListScheduledActionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.listScheduledActions#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.listScheduledActions#output.schema")
 		case "actions":
 			if !d.Null() {
 				v10 := []*ModerationDefsScheduledActionView{}
@@ -332,15 +327,10 @@ func (x *ModerationListScheduledActionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.listScheduledActions#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationListScheduledActionsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationListScheduledActionsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

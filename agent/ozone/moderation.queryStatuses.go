@@ -337,7 +337,7 @@ func (x *ModerationQueryStatusesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00subjectStatuses\x00")
 	e.EndObject()
 }
 
@@ -351,7 +351,7 @@ func (x *ModerationQueryStatusesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.queryStatuses#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.queryStatuses#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -386,15 +386,10 @@ func (x *ModerationQueryStatusesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.queryStatuses#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationQueryStatusesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationQueryStatusesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

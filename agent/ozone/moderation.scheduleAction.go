@@ -85,7 +85,7 @@ func (x *ModerationScheduleActionInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("modTool")
 		x.ModTool.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "action\x00subjects\x00createdBy\x00scheduling\x00modTool\x00")
 	e.EndObject()
 }
 
@@ -99,7 +99,7 @@ func (x *ModerationScheduleActionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.scheduleAction#input.schema")
 		case "action":
 			if !d.Null() {
 				x.Action = decodeModerationScheduleActionInput_Action(d)
@@ -148,15 +148,10 @@ func (x *ModerationScheduleActionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.scheduleAction#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationScheduleActionInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationScheduleActionInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -320,7 +315,7 @@ func (x *ModerationScheduleActionTakedown) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("emailSubject")
 		e.String(*x.EmailSubject)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "comment\x00durationInHours\x00acknowledgeAccountSubjects\x00policies\x00severityLevel\x00strikeCount\x00strikeExpiresAt\x00emailContent\x00emailSubject\x00")
 	e.EndObject()
 }
 
@@ -334,7 +329,7 @@ func (x *ModerationScheduleActionTakedown) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#takedown"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.scheduleAction#takedown")
 		case "comment":
 			if !d.Null() {
 				x.Comment = lex.Ptr(d.String())
@@ -395,15 +390,10 @@ func (x *ModerationScheduleActionTakedown) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.scheduleAction#takedown (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationScheduleActionTakedown) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationScheduleActionTakedown) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -529,7 +519,7 @@ func (x *ModerationScheduleActionSchedulingConfig) EncodeLex(e *lex.Encoder, typ
 		e.Field("executeUntil")
 		e.String(*x.ExecuteUntil)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "executeAt\x00executeAfter\x00executeUntil\x00")
 	e.EndObject()
 }
 
@@ -543,7 +533,7 @@ func (x *ModerationScheduleActionSchedulingConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#schedulingConfig"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.scheduleAction#schedulingConfig")
 		case "executeAt":
 			if !d.Null() {
 				x.ExecuteAt = lex.Ptr(d.String())
@@ -574,15 +564,10 @@ func (x *ModerationScheduleActionSchedulingConfig) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.scheduleAction#schedulingConfig (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationScheduleActionSchedulingConfig) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationScheduleActionSchedulingConfig) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -662,7 +647,7 @@ func (x *ModerationScheduleActionScheduledActionResults) EncodeLex(e *lex.Encode
 		v12.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "succeeded\x00failed\x00")
 	e.EndObject()
 }
 
@@ -676,7 +661,7 @@ func (x *ModerationScheduleActionScheduledActionResults) DecodeLex(d *lex.Decode
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#scheduledActionResults"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.scheduleAction#scheduledActionResults")
 		case "succeeded":
 			if !d.Null() {
 				v13 := []string{}
@@ -717,15 +702,10 @@ func (x *ModerationScheduleActionScheduledActionResults) UnmarshalJSON(b []byte)
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.scheduleAction#scheduledActionResults (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationScheduleActionScheduledActionResults) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationScheduleActionScheduledActionResults) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -791,7 +771,7 @@ func (x *ModerationScheduleActionFailedScheduling) EncodeLex(e *lex.Encoder, typ
 		e.Field("errorCode")
 		e.String(*x.ErrorCode)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00error\x00errorCode\x00")
 	e.EndObject()
 }
 
@@ -805,7 +785,7 @@ func (x *ModerationScheduleActionFailedScheduling) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.moderation.scheduleAction#failedScheduling"))
+			x.Extra.DecodeType(d, "tools.ozone.moderation.scheduleAction#failedScheduling")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -836,15 +816,10 @@ func (x *ModerationScheduleActionFailedScheduling) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.moderation.scheduleAction#failedScheduling (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ModerationScheduleActionFailedScheduling) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ModerationScheduleActionFailedScheduling) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -42,7 +42,7 @@ func (x *QueueAssignModeratorInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.QueueID)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queueId\x00did\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *QueueAssignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.assignModerator#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.assignModerator#input.schema")
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -83,15 +83,10 @@ func (x *QueueAssignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.queue.assignModerator#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *QueueAssignModeratorInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueAssignModeratorInput) ValidateLex(path string) error {
 	return nil
 }

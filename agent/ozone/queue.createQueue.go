@@ -81,7 +81,7 @@ func (x *QueueCreateQueueInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("description")
 		e.String(*x.Description)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00subjectTypes\x00collection\x00reportTypes\x00description\x00")
 	e.EndObject()
 }
 
@@ -95,7 +95,7 @@ func (x *QueueCreateQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.createQueue#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.createQueue#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -146,14 +146,10 @@ func (x *QueueCreateQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.createQueue#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueCreateQueueInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.createQueue#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueCreateQueueInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -234,7 +230,7 @@ func (x *QueueCreateQueueOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("queue")
 		x.Queue.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queue\x00")
 	e.EndObject()
 }
 
@@ -248,7 +244,7 @@ func (x *QueueCreateQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.createQueue#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.createQueue#output.schema")
 		case "queue":
 			if !d.Null() {
 				v9 := new(QueueDefsQueueView)
@@ -273,14 +269,10 @@ func (x *QueueCreateQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.createQueue#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueCreateQueueOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.createQueue#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueCreateQueueOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

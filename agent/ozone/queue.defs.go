@@ -104,7 +104,7 @@ func (x *QueueDefsQueueView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("stats")
 		x.Stats.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00name\x00subjectTypes\x00collection\x00reportTypes\x00description\x00createdBy\x00createdAt\x00updatedAt\x00enabled\x00deletedAt\x00stats\x00")
 	e.EndObject()
 }
 
@@ -118,7 +118,7 @@ func (x *QueueDefsQueueView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#queueView"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.defs#queueView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -199,14 +199,10 @@ func (x *QueueDefsQueueView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.defs#queueView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueDefsQueueView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.defs#queueView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *QueueDefsQueueView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -388,7 +384,7 @@ func (x *QueueDefsQueueStats) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("lastUpdated")
 		e.String(*x.LastUpdated)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "pendingCount\x00actionedCount\x00escalatedCount\x00inboundCount\x00actionRate\x00avgHandlingTimeSec\x00lastUpdated\x00")
 	e.EndObject()
 }
 
@@ -402,7 +398,7 @@ func (x *QueueDefsQueueStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#queueStats"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.defs#queueStats")
 		case "pendingCount":
 			if !d.Null() {
 				x.PendingCount = lex.Ptr(d.Int())
@@ -449,14 +445,10 @@ func (x *QueueDefsQueueStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.defs#queueStats (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueDefsQueueStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.defs#queueStats (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *QueueDefsQueueStats) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -575,7 +567,7 @@ func (x *QueueDefsAssignmentView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("endAt")
 		e.String(*x.EndAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00did\x00moderator\x00queue\x00startAt\x00endAt\x00")
 	e.EndObject()
 }
 
@@ -589,7 +581,7 @@ func (x *QueueDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.defs#assignmentView"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.defs#assignmentView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -636,14 +628,10 @@ func (x *QueueDefsAssignmentView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.defs#assignmentView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueDefsAssignmentView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.defs#assignmentView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueDefsAssignmentView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

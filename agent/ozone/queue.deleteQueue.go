@@ -45,7 +45,7 @@ func (x *QueueDeleteQueueInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("migrateToQueueId")
 		e.Int(*x.MigrateToQueueID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queueId\x00migrateToQueueId\x00")
 	e.EndObject()
 }
 
@@ -59,7 +59,7 @@ func (x *QueueDeleteQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.deleteQueue#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.deleteQueue#input.schema")
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -86,14 +86,10 @@ func (x *QueueDeleteQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.deleteQueue#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueDeleteQueueInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.deleteQueue#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueDeleteQueueInput) ValidateLex(path string) error {
 	return nil
 }
@@ -145,7 +141,7 @@ func (x *QueueDeleteQueueOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("reportsMigrated")
 		e.Int(*x.ReportsMigrated)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "deleted\x00reportsMigrated\x00")
 	e.EndObject()
 }
 
@@ -159,7 +155,7 @@ func (x *QueueDeleteQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.deleteQueue#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.deleteQueue#output.schema")
 		case "deleted":
 			if !d.Null() {
 				x.Deleted = d.Bool()
@@ -186,14 +182,10 @@ func (x *QueueDeleteQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.deleteQueue#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueDeleteQueueOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.deleteQueue#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueDeleteQueueOutput) ValidateLex(path string) error {
 	return nil
 }

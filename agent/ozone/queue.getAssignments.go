@@ -86,7 +86,7 @@ func (x *QueueGetAssignmentsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00assignments\x00")
 	e.EndObject()
 }
 
@@ -100,7 +100,7 @@ func (x *QueueGetAssignmentsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.getAssignments#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.getAssignments#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -135,15 +135,10 @@ func (x *QueueGetAssignmentsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.queue.getAssignments#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *QueueGetAssignmentsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueGetAssignmentsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -43,7 +43,7 @@ func (x *QueueRouteReportsInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.StartReportID)
 	e.Field("endReportId")
 	e.Int(x.EndReportID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "startReportId\x00endReportId\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *QueueRouteReportsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.routeReports#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.routeReports#input.schema")
 		case "startReportId":
 			if !d.Null() {
 				x.StartReportID = d.Int()
@@ -84,14 +84,10 @@ func (x *QueueRouteReportsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.routeReports#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueRouteReportsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.routeReports#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueRouteReportsInput) ValidateLex(path string) error {
 	return nil
 }
@@ -141,7 +137,7 @@ func (x *QueueRouteReportsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.Assigned)
 	e.Field("unmatched")
 	e.Int(x.Unmatched)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "assigned\x00unmatched\x00")
 	e.EndObject()
 }
 
@@ -155,7 +151,7 @@ func (x *QueueRouteReportsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.routeReports#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.routeReports#output.schema")
 		case "assigned":
 			if !d.Null() {
 				x.Assigned = d.Int()
@@ -182,14 +178,10 @@ func (x *QueueRouteReportsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.routeReports#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueRouteReportsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.routeReports#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueRouteReportsOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -43,7 +43,7 @@ func (x *QueueUnassignModeratorInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.QueueID)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queueId\x00did\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *QueueUnassignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.unassignModerator#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.unassignModerator#input.schema")
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -84,15 +84,10 @@ func (x *QueueUnassignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.queue.unassignModerator#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *QueueUnassignModeratorInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueUnassignModeratorInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -56,7 +56,7 @@ func (x *QueueUpdateQueueInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("description")
 		e.String(*x.Description)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queueId\x00name\x00enabled\x00description\x00")
 	e.EndObject()
 }
 
@@ -70,7 +70,7 @@ func (x *QueueUpdateQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.updateQueue#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.updateQueue#input.schema")
 		case "queueId":
 			if !d.Null() {
 				x.QueueID = d.Int()
@@ -105,14 +105,10 @@ func (x *QueueUpdateQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.updateQueue#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueUpdateQueueInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.updateQueue#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueUpdateQueueInput) ValidateLex(path string) error {
 	return nil
 }
@@ -176,7 +172,7 @@ func (x *QueueUpdateQueueOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("queue")
 		x.Queue.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "queue\x00")
 	e.EndObject()
 }
 
@@ -190,7 +186,7 @@ func (x *QueueUpdateQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.queue.updateQueue#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.queue.updateQueue#output.schema")
 		case "queue":
 			if !d.Null() {
 				v1 := new(QueueDefsQueueView)
@@ -215,14 +211,10 @@ func (x *QueueUpdateQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.queue.updateQueue#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *QueueUpdateQueueOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.queue.updateQueue#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *QueueUpdateQueueOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -60,7 +60,7 @@ func (x *ReportAssignModeratorInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isPermanent")
 		e.Bool(*x.IsPermanent)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reportId\x00queueId\x00did\x00isPermanent\x00")
 	e.EndObject()
 }
 
@@ -74,7 +74,7 @@ func (x *ReportAssignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.assignModerator#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.assignModerator#input.schema")
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -109,15 +109,10 @@ func (x *ReportAssignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.assignModerator#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportAssignModeratorInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportAssignModeratorInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

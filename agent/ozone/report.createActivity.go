@@ -95,7 +95,7 @@ func (x *ReportCreateActivityInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isAutomated")
 		e.Bool(*x.IsAutomated)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reportId\x00activity\x00internalNote\x00publicNote\x00isAutomated\x00")
 	e.EndObject()
 }
 
@@ -109,7 +109,7 @@ func (x *ReportCreateActivityInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.createActivity#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.createActivity#input.schema")
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -148,15 +148,10 @@ func (x *ReportCreateActivityInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.createActivity#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportCreateActivityInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportCreateActivityInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -235,7 +230,7 @@ func (x *ReportCreateActivityOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("activity")
 		x.Activity.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activity\x00")
 	e.EndObject()
 }
 
@@ -249,7 +244,7 @@ func (x *ReportCreateActivityOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.createActivity#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.createActivity#output.schema")
 		case "activity":
 			if !d.Null() {
 				v1 := new(ReportDefsReportActivityView)
@@ -274,15 +269,10 @@ func (x *ReportCreateActivityOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.createActivity#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportCreateActivityOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportCreateActivityOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -295,7 +295,7 @@ func (x *ReportDefsReportAssignment) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("assignedAt")
 	e.String(x.AssignedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00moderator\x00assignedAt\x00")
 	e.EndObject()
 }
 
@@ -309,7 +309,7 @@ func (x *ReportDefsReportAssignment) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportAssignment"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#reportAssignment")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -342,14 +342,10 @@ func (x *ReportDefsReportAssignment) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#reportAssignment
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsReportAssignment) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#reportAssignment (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsReportAssignment) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -537,7 +533,7 @@ func (x *ReportDefsReportView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("isMuted")
 		e.Bool(*x.IsMuted)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00eventId\x00status\x00subject\x00reportType\x00reportedBy\x00reporter\x00comment\x00createdAt\x00updatedAt\x00queuedAt\x00actionEventIds\x00actions\x00actionNote\x00subjectStatus\x00relatedReportCount\x00assignment\x00queue\x00isMuted\x00")
 	e.EndObject()
 }
 
@@ -551,7 +547,7 @@ func (x *ReportDefsReportView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportView"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#reportView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -670,14 +666,10 @@ func (x *ReportDefsReportView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#reportView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsReportView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#reportView (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsReportView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -905,7 +897,7 @@ func (x *ReportDefsQueueActivity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("previousStatus")
 		e.String(string(*x.PreviousStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "previousStatus\x00")
 	e.EndObject()
 }
 
@@ -919,7 +911,7 @@ func (x *ReportDefsQueueActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#queueActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#queueActivity")
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsQueueActivity_PreviousStatus(d.String()))
@@ -942,14 +934,10 @@ func (x *ReportDefsQueueActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#queueActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsQueueActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#queueActivity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsQueueActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1011,7 +999,7 @@ func (x *ReportDefsAssignmentActivity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("previousStatus")
 		e.String(string(*x.PreviousStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "previousStatus\x00")
 	e.EndObject()
 }
 
@@ -1025,7 +1013,7 @@ func (x *ReportDefsAssignmentActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#assignmentActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#assignmentActivity")
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsAssignmentActivity_PreviousStatus(d.String()))
@@ -1048,14 +1036,10 @@ func (x *ReportDefsAssignmentActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#assignmentActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsAssignmentActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#assignmentActivity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsAssignmentActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1117,7 +1101,7 @@ func (x *ReportDefsEscalationActivity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("previousStatus")
 		e.String(string(*x.PreviousStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "previousStatus\x00")
 	e.EndObject()
 }
 
@@ -1131,7 +1115,7 @@ func (x *ReportDefsEscalationActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#escalationActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#escalationActivity")
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsEscalationActivity_PreviousStatus(d.String()))
@@ -1154,14 +1138,10 @@ func (x *ReportDefsEscalationActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#escalationActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsEscalationActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#escalationActivity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsEscalationActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1223,7 +1203,7 @@ func (x *ReportDefsCloseActivity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("previousStatus")
 		e.String(string(*x.PreviousStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "previousStatus\x00")
 	e.EndObject()
 }
 
@@ -1237,7 +1217,7 @@ func (x *ReportDefsCloseActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#closeActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#closeActivity")
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsCloseActivity_PreviousStatus(d.String()))
@@ -1260,14 +1240,10 @@ func (x *ReportDefsCloseActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#closeActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsCloseActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#closeActivity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsCloseActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1330,7 +1306,7 @@ func (x *ReportDefsReopenActivity) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("previousStatus")
 		e.String(string(*x.PreviousStatus))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "previousStatus\x00")
 	e.EndObject()
 }
 
@@ -1344,7 +1320,7 @@ func (x *ReportDefsReopenActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reopenActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#reopenActivity")
 		case "previousStatus":
 			if !d.Null() {
 				x.PreviousStatus = lex.Ptr(ReportDefsReopenActivity_PreviousStatus(d.String()))
@@ -1367,14 +1343,10 @@ func (x *ReportDefsReopenActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#reopenActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsReopenActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#reopenActivity (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsReopenActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1410,7 +1382,7 @@ func (x *ReportDefsNoteActivity) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "tools.ozone.report.defs#noteActivity", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -1424,7 +1396,7 @@ func (x *ReportDefsNoteActivity) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#noteActivity"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#noteActivity")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -1443,14 +1415,10 @@ func (x *ReportDefsNoteActivity) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#noteActivity
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsNoteActivity) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#noteActivity (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsNoteActivity) ValidateLex(path string) error {
 	return nil
 }
@@ -1562,7 +1530,7 @@ func (x *ReportDefsReportActivityView) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("createdAt")
 	e.String(x.CreatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00reportId\x00activity\x00internalNote\x00publicNote\x00meta\x00isAutomated\x00createdBy\x00moderator\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -1576,7 +1544,7 @@ func (x *ReportDefsReportActivityView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#reportActivityView"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#reportActivityView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -1637,14 +1605,10 @@ func (x *ReportDefsReportActivityView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#reportActivityView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsReportActivityView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#reportActivityView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsReportActivityView) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -1804,7 +1768,7 @@ func (x *ReportDefsLiveStats) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("lastUpdated")
 		e.String(*x.LastUpdated)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "pendingCount\x00actionedCount\x00escalatedCount\x00inboundCount\x00actionRate\x00avgHandlingTimeSec\x00lastUpdated\x00")
 	e.EndObject()
 }
 
@@ -1818,7 +1782,7 @@ func (x *ReportDefsLiveStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#liveStats"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#liveStats")
 		case "pendingCount":
 			if !d.Null() {
 				x.PendingCount = lex.Ptr(d.Int())
@@ -1865,14 +1829,10 @@ func (x *ReportDefsLiveStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#liveStats (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsLiveStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#liveStats (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsLiveStats) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2009,7 +1969,7 @@ func (x *ReportDefsHistoricalStats) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("avgHandlingTimeSec")
 		e.Int(*x.AvgHandlingTimeSec)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "date\x00computedAt\x00pendingCount\x00actionedCount\x00escalatedCount\x00inboundCount\x00actionRate\x00avgHandlingTimeSec\x00")
 	e.EndObject()
 }
 
@@ -2023,7 +1983,7 @@ func (x *ReportDefsHistoricalStats) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#historicalStats"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#historicalStats")
 		case "date":
 			if !d.Null() {
 				x.Date = d.String()
@@ -2074,14 +2034,10 @@ func (x *ReportDefsHistoricalStats) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#historicalStats
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsHistoricalStats) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#historicalStats (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsHistoricalStats) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -2211,7 +2167,7 @@ func (x *ReportDefsAssignmentView) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("endAt")
 		e.String(*x.EndAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00did\x00moderator\x00queue\x00reportId\x00startAt\x00endAt\x00")
 	e.EndObject()
 }
 
@@ -2225,7 +2181,7 @@ func (x *ReportDefsAssignmentView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.defs#assignmentView"))
+			x.Extra.DecodeType(d, "tools.ozone.report.defs#assignmentView")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -2276,14 +2232,10 @@ func (x *ReportDefsAssignmentView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.defs#assignmentView
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportDefsAssignmentView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.defs#assignmentView (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportDefsAssignmentView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

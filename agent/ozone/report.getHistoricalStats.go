@@ -98,7 +98,7 @@ func (x *ReportGetHistoricalStatsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "stats\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -112,7 +112,7 @@ func (x *ReportGetHistoricalStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.getHistoricalStats#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.getHistoricalStats#output.schema")
 		case "stats":
 			if !d.Null() {
 				v2 := []*ReportDefsHistoricalStats{}
@@ -147,15 +147,10 @@ func (x *ReportGetHistoricalStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.getHistoricalStats#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportGetHistoricalStatsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportGetHistoricalStatsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

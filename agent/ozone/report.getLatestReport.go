@@ -53,7 +53,7 @@ func (x *ReportGetLatestReportOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("report")
 		x.Report.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "report\x00")
 	e.EndObject()
 }
 
@@ -67,7 +67,7 @@ func (x *ReportGetLatestReportOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.getLatestReport#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.getLatestReport#output.schema")
 		case "report":
 			if !d.Null() {
 				v1 := new(ReportDefsReportView)
@@ -92,15 +92,10 @@ func (x *ReportGetLatestReportOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.getLatestReport#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportGetLatestReportOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportGetLatestReportOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

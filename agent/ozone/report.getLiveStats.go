@@ -68,7 +68,7 @@ func (x *ReportGetLiveStatsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("stats")
 		x.Stats.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "stats\x00")
 	e.EndObject()
 }
 
@@ -82,7 +82,7 @@ func (x *ReportGetLiveStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.getLiveStats#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.getLiveStats#output.schema")
 		case "stats":
 			if !d.Null() {
 				v1 := new(ReportDefsLiveStats)
@@ -107,14 +107,10 @@ func (x *ReportGetLiveStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.getLiveStats#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportGetLiveStatsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.getLiveStats#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportGetLiveStatsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -72,7 +72,7 @@ func (x *ReportListActivitiesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "activities\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -86,7 +86,7 @@ func (x *ReportListActivitiesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.listActivities#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.listActivities#output.schema")
 		case "activities":
 			if !d.Null() {
 				v2 := []*ReportDefsReportActivityView{}
@@ -121,15 +121,10 @@ func (x *ReportListActivitiesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.listActivities#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportListActivitiesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportListActivitiesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

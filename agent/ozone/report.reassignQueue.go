@@ -48,7 +48,7 @@ func (x *ReportReassignQueueInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reportId\x00queueId\x00comment\x00")
 	e.EndObject()
 }
 
@@ -62,7 +62,7 @@ func (x *ReportReassignQueueInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.reassignQueue#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.reassignQueue#input.schema")
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -93,14 +93,10 @@ func (x *ReportReassignQueueInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.reassignQueue#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportReassignQueueInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.reassignQueue#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportReassignQueueInput) ValidateLex(path string) error {
 	return nil
 }
@@ -156,7 +152,7 @@ func (x *ReportReassignQueueOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("report")
 		x.Report.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "report\x00")
 	e.EndObject()
 }
 
@@ -170,7 +166,7 @@ func (x *ReportReassignQueueOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.reassignQueue#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.reassignQueue#output.schema")
 		case "report":
 			if !d.Null() {
 				v1 := new(ReportDefsReportView)
@@ -195,15 +191,10 @@ func (x *ReportReassignQueueOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.reassignQueue#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportReassignQueueOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportReassignQueueOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -52,7 +52,7 @@ func (x *ReportRefreshStatsInput) EncodeLex(e *lex.Encoder, typed bool) {
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "startDate\x00endDate\x00queueIds\x00")
 	e.EndObject()
 }
 
@@ -66,7 +66,7 @@ func (x *ReportRefreshStatsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.refreshStats#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.refreshStats#input.schema")
 		case "startDate":
 			if !d.Null() {
 				x.StartDate = d.String()
@@ -103,14 +103,10 @@ func (x *ReportRefreshStatsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.refreshStats#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportRefreshStatsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.refreshStats#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportRefreshStatsInput) ValidateLex(path string) error {
 	return nil
 }
@@ -160,7 +156,7 @@ func (x *ReportRefreshStatsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "tools.ozone.report.refreshStats#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -174,7 +170,7 @@ func (x *ReportRefreshStatsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.refreshStats#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.refreshStats#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -193,14 +189,10 @@ func (x *ReportRefreshStatsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.report.refreshStats#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ReportRefreshStatsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.report.refreshStats#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportRefreshStatsOutput) ValidateLex(path string) error {
 	return nil
 }

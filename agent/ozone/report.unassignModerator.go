@@ -39,7 +39,7 @@ func (x *ReportUnassignModeratorInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "tools.ozone.report.unassignModerator#input.schema", typed)
 	e.Field("reportId")
 	e.Int(x.ReportID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "reportId\x00")
 	e.EndObject()
 }
 
@@ -53,7 +53,7 @@ func (x *ReportUnassignModeratorInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.report.unassignModerator#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.report.unassignModerator#input.schema")
 		case "reportId":
 			if !d.Null() {
 				x.ReportID = d.Int()
@@ -76,15 +76,10 @@ func (x *ReportUnassignModeratorInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.report.unassignModerator#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ReportUnassignModeratorInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *ReportUnassignModeratorInput) ValidateLex(path string) error {
 	return nil
 }

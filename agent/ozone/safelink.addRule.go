@@ -62,7 +62,7 @@ func (x *SafelinkAddRuleInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("createdBy")
 		e.String(*x.CreatedBy)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "url\x00pattern\x00action\x00reason\x00comment\x00createdBy\x00")
 	e.EndObject()
 }
 
@@ -76,7 +76,7 @@ func (x *SafelinkAddRuleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.addRule#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.addRule#input.schema")
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()
@@ -119,14 +119,10 @@ func (x *SafelinkAddRuleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.addRule#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkAddRuleInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.addRule#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkAddRuleInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

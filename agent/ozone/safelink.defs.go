@@ -65,7 +65,7 @@ func (x *SafelinkDefsEvent) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("comment")
 		e.String(*x.Comment)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "id\x00eventType\x00url\x00pattern\x00action\x00reason\x00createdBy\x00createdAt\x00comment\x00")
 	e.EndObject()
 }
 
@@ -79,7 +79,7 @@ func (x *SafelinkDefsEvent) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.defs#event"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.defs#event")
 		case "id":
 			if !d.Null() {
 				x.ID = d.Int()
@@ -134,14 +134,10 @@ func (x *SafelinkDefsEvent) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.defs#event (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkDefsEvent) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.defs#event (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkDefsEvent) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -336,7 +332,7 @@ func (x *SafelinkDefsURLRule) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedAt)
 	e.Field("updatedAt")
 	e.String(x.UpdatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "url\x00pattern\x00action\x00reason\x00comment\x00createdBy\x00createdAt\x00updatedAt\x00")
 	e.EndObject()
 }
 
@@ -350,7 +346,7 @@ func (x *SafelinkDefsURLRule) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.defs#urlRule"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.defs#urlRule")
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()
@@ -401,14 +397,10 @@ func (x *SafelinkDefsURLRule) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.defs#urlRule (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkDefsURLRule) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.defs#urlRule (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkDefsURLRule) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -81,7 +81,7 @@ func (x *SafelinkQueryEventsInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("sortDirection")
 		e.String(string(*x.SortDirection))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00limit\x00urls\x00patternType\x00sortDirection\x00")
 	e.EndObject()
 }
 
@@ -95,7 +95,7 @@ func (x *SafelinkQueryEventsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.queryEvents#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.queryEvents#input.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -140,14 +140,10 @@ func (x *SafelinkQueryEventsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.queryEvents#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkQueryEventsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.queryEvents#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkQueryEventsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -239,7 +235,7 @@ func (x *SafelinkQueryEventsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v5.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00events\x00")
 	e.EndObject()
 }
 
@@ -253,7 +249,7 @@ func (x *SafelinkQueryEventsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.queryEvents#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.queryEvents#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -288,15 +284,10 @@ func (x *SafelinkQueryEventsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.safelink.queryEvents#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkQueryEventsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkQueryEventsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -103,7 +103,7 @@ func (x *SafelinkQueryRulesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("sortDirection")
 		e.String(string(*x.SortDirection))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00limit\x00urls\x00patternType\x00actions\x00reason\x00createdBy\x00sortDirection\x00")
 	e.EndObject()
 }
 
@@ -117,7 +117,7 @@ func (x *SafelinkQueryRulesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.queryRules#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.queryRules#input.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -180,14 +180,10 @@ func (x *SafelinkQueryRulesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.queryRules#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkQueryRulesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.queryRules#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkQueryRulesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -306,7 +302,7 @@ func (x *SafelinkQueryRulesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v9.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00rules\x00")
 	e.EndObject()
 }
 
@@ -320,7 +316,7 @@ func (x *SafelinkQueryRulesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.queryRules#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.queryRules#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -355,14 +351,10 @@ func (x *SafelinkQueryRulesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.queryRules#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkQueryRulesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.queryRules#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkQueryRulesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

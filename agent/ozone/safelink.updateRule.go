@@ -63,7 +63,7 @@ func (x *SafelinkUpdateRuleInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("createdBy")
 		e.String(*x.CreatedBy)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "url\x00pattern\x00action\x00reason\x00comment\x00createdBy\x00")
 	e.EndObject()
 }
 
@@ -77,7 +77,7 @@ func (x *SafelinkUpdateRuleInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.safelink.updateRule#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.safelink.updateRule#input.schema")
 		case "url":
 			if !d.Null() {
 				x.URL = d.String()
@@ -120,14 +120,10 @@ func (x *SafelinkUpdateRuleInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.safelink.updateRule#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SafelinkUpdateRuleInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.safelink.updateRule#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SafelinkUpdateRuleInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

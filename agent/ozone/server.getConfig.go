@@ -76,7 +76,7 @@ func (x *ServerGetConfigOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("verifierDid")
 		e.String(*x.VerifierDID)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "appview\x00pds\x00blobDivert\x00chat\x00viewer\x00verifierDid\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *ServerGetConfigOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.server.getConfig#output.schema")
 		case "appview":
 			if !d.Null() {
 				v1 := new(ServerGetConfigServiceConfig)
@@ -143,14 +143,10 @@ func (x *ServerGetConfigOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.server.getConfig#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetConfigOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.server.getConfig#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetConfigOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -259,7 +255,7 @@ func (x *ServerGetConfigServiceConfig) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("url")
 		e.String(*x.URL)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "url\x00")
 	e.EndObject()
 }
 
@@ -273,7 +269,7 @@ func (x *ServerGetConfigServiceConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#serviceConfig"))
+			x.Extra.DecodeType(d, "tools.ozone.server.getConfig#serviceConfig")
 		case "url":
 			if !d.Null() {
 				x.URL = lex.Ptr(d.String())
@@ -296,14 +292,10 @@ func (x *ServerGetConfigServiceConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.server.getConfig#serviceConfig
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetConfigServiceConfig) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.server.getConfig#serviceConfig (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetConfigServiceConfig) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -365,7 +357,7 @@ func (x *ServerGetConfigViewerConfig) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("role")
 		e.String(string(*x.Role))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "role\x00")
 	e.EndObject()
 }
 
@@ -379,7 +371,7 @@ func (x *ServerGetConfigViewerConfig) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.server.getConfig#viewerConfig"))
+			x.Extra.DecodeType(d, "tools.ozone.server.getConfig#viewerConfig")
 		case "role":
 			if !d.Null() {
 				x.Role = lex.Ptr(ServerGetConfigViewerConfig_Role(d.String()))
@@ -402,14 +394,10 @@ func (x *ServerGetConfigViewerConfig) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.server.getConfig#viewerConfig
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *ServerGetConfigViewerConfig) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.server.getConfig#viewerConfig (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *ServerGetConfigViewerConfig) ValidateLex(path string) error {
 	return nil
 }

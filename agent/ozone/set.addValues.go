@@ -46,7 +46,7 @@ func (x *SetAddValuesInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.String(v1)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00values\x00")
 	e.EndObject()
 }
 
@@ -60,7 +60,7 @@ func (x *SetAddValuesInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.addValues#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.set.addValues#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -93,14 +93,10 @@ func (x *SetAddValuesInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.addValues#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetAddValuesInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.addValues#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SetAddValuesInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -36,7 +36,7 @@ func (x *SetDefsSet) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("description")
 		e.String(*x.Description)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00description\x00")
 	e.EndObject()
 }
 
@@ -50,7 +50,7 @@ func (x *SetDefsSet) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.defs#set"))
+			x.Extra.DecodeType(d, "tools.ozone.set.defs#set")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -77,14 +77,10 @@ func (x *SetDefsSet) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.defs#set (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SetDefsSet) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.defs#set (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SetDefsSet) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -162,7 +158,7 @@ func (x *SetDefsSetView) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedAt)
 	e.Field("updatedAt")
 	e.String(x.UpdatedAt)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00description\x00setSize\x00createdAt\x00updatedAt\x00")
 	e.EndObject()
 }
 
@@ -176,7 +172,7 @@ func (x *SetDefsSetView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.defs#setView"))
+			x.Extra.DecodeType(d, "tools.ozone.set.defs#setView")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -215,14 +211,10 @@ func (x *SetDefsSetView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.defs#setView (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetDefsSetView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.defs#setView (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SetDefsSetView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

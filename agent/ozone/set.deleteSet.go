@@ -38,7 +38,7 @@ func (x *SetDeleteSetInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "tools.ozone.set.deleteSet#input.schema", typed)
 	e.Field("name")
 	e.String(x.Name)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "name\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *SetDeleteSetInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.deleteSet#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.set.deleteSet#input.schema")
 		case "name":
 			if !d.Null() {
 				x.Name = d.String()
@@ -75,14 +75,10 @@ func (x *SetDeleteSetInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.deleteSet#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetDeleteSetInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.deleteSet#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SetDeleteSetInput) ValidateLex(path string) error {
 	return nil
 }
@@ -116,7 +112,7 @@ func (x *SetDeleteSetOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "tools.ozone.set.deleteSet#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -130,7 +126,7 @@ func (x *SetDeleteSetOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.deleteSet#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.set.deleteSet#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -149,14 +145,10 @@ func (x *SetDeleteSetOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.deleteSet#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetDeleteSetOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.deleteSet#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SetDeleteSetOutput) ValidateLex(path string) error {
 	return nil
 }

@@ -76,7 +76,7 @@ func (x *SetGetValuesOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "set\x00values\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -90,7 +90,7 @@ func (x *SetGetValuesOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.getValues#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.set.getValues#output.schema")
 		case "set":
 			if !d.Null() {
 				v2 := new(SetDefsSetView)
@@ -129,14 +129,10 @@ func (x *SetGetValuesOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.getValues#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetGetValuesOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.getValues#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SetGetValuesOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

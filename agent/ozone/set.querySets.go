@@ -110,7 +110,7 @@ func (x *SetQuerySetsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("cursor")
 		e.String(*x.Cursor)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "sets\x00cursor\x00")
 	e.EndObject()
 }
 
@@ -124,7 +124,7 @@ func (x *SetQuerySetsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.set.querySets#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.set.querySets#output.schema")
 		case "sets":
 			if !d.Null() {
 				v2 := []*SetDefsSetView{}
@@ -159,14 +159,10 @@ func (x *SetQuerySetsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.set.querySets#output.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SetQuerySetsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.set.querySets#output.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SetQuerySetsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -103,7 +103,7 @@ func (x *SettingDefsOption) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedBy)
 	e.Field("lastUpdatedBy")
 	e.String(x.LastUpdatedBy)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "key\x00did\x00value\x00description\x00createdAt\x00updatedAt\x00managerRole\x00scope\x00createdBy\x00lastUpdatedBy\x00")
 	e.EndObject()
 }
 
@@ -117,7 +117,7 @@ func (x *SettingDefsOption) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.setting.defs#option"))
+			x.Extra.DecodeType(d, "tools.ozone.setting.defs#option")
 		case "key":
 			if !d.Null() {
 				x.Key = d.String()
@@ -176,14 +176,10 @@ func (x *SettingDefsOption) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.setting.defs#option (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *SettingDefsOption) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.setting.defs#option (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *SettingDefsOption) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -58,7 +58,7 @@ func (x *SettingRemoveOptionsInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.EndArray()
 	e.Field("scope")
 	e.String(string(x.Scope))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "keys\x00scope\x00")
 	e.EndObject()
 }
 
@@ -72,7 +72,7 @@ func (x *SettingRemoveOptionsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.setting.removeOptions#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.setting.removeOptions#input.schema")
 		case "keys":
 			if !d.Null() {
 				v2 := []string{}
@@ -105,15 +105,10 @@ func (x *SettingRemoveOptionsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.setting.removeOptions#input.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SettingRemoveOptionsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SettingRemoveOptionsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -164,7 +159,7 @@ func (x *SettingRemoveOptionsOutput) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.BeginObject()
 	x.Extra.EncodeType(e, "tools.ozone.setting.removeOptions#output.schema", typed)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "")
 	e.EndObject()
 }
 
@@ -178,7 +173,7 @@ func (x *SettingRemoveOptionsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.setting.removeOptions#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.setting.removeOptions#output.schema")
 		default:
 			x.Extra.Capture(d, k)
 		}
@@ -197,15 +192,10 @@ func (x *SettingRemoveOptionsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.setting.removeOptions#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SettingRemoveOptionsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SettingRemoveOptionsOutput) ValidateLex(path string) error {
 	return nil
 }

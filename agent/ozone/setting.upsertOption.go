@@ -87,7 +87,7 @@ func (x *SettingUpsertOptionInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("managerRole")
 		e.String(string(*x.ManagerRole))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "key\x00scope\x00value\x00description\x00managerRole\x00")
 	e.EndObject()
 }
 
@@ -101,7 +101,7 @@ func (x *SettingUpsertOptionInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.setting.upsertOption#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.setting.upsertOption#input.schema")
 		case "key":
 			if !d.Null() {
 				x.Key = d.String()
@@ -140,14 +140,10 @@ func (x *SettingUpsertOptionInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.setting.upsertOption#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SettingUpsertOptionInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.setting.upsertOption#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *SettingUpsertOptionInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -229,7 +225,7 @@ func (x *SettingUpsertOptionOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("option")
 		x.Option.EncodeLex(e, false)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "option\x00")
 	e.EndObject()
 }
 
@@ -243,7 +239,7 @@ func (x *SettingUpsertOptionOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.setting.upsertOption#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.setting.upsertOption#output.schema")
 		case "option":
 			if !d.Null() {
 				v1 := new(SettingDefsOption)
@@ -268,15 +264,10 @@ func (x *SettingUpsertOptionOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.setting.upsertOption#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SettingUpsertOptionOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SettingUpsertOptionOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -34,7 +34,7 @@ func (x *SignatureDefsSigDetail) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.Property)
 	e.Field("value")
 	e.String(x.Value)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "property\x00value\x00")
 	e.EndObject()
 }
 
@@ -48,7 +48,7 @@ func (x *SignatureDefsSigDetail) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.signature.defs#sigDetail"))
+			x.Extra.DecodeType(d, "tools.ozone.signature.defs#sigDetail")
 		case "property":
 			if !d.Null() {
 				x.Property = d.String()
@@ -75,14 +75,10 @@ func (x *SignatureDefsSigDetail) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.signature.defs#sigDetail
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *SignatureDefsSigDetail) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.signature.defs#sigDetail (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *SignatureDefsSigDetail) ValidateLex(path string) error {
 	return nil
 }

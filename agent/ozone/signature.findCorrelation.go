@@ -55,7 +55,7 @@ func (x *SignatureFindCorrelationOutput) EncodeLex(e *lex.Encoder, typed bool) {
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "details\x00")
 	e.EndObject()
 }
 
@@ -69,7 +69,7 @@ func (x *SignatureFindCorrelationOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findCorrelation#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.signature.findCorrelation#output.schema")
 		case "details":
 			if !d.Null() {
 				v2 := []*SignatureDefsSigDetail{}
@@ -100,15 +100,10 @@ func (x *SignatureFindCorrelationOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.signature.findCorrelation#output.schema (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SignatureFindCorrelationOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SignatureFindCorrelationOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -73,7 +73,7 @@ func (x *SignatureFindRelatedAccountsOutput) EncodeLex(e *lex.Encoder, typed boo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00accounts\x00")
 	e.EndObject()
 }
 
@@ -87,7 +87,7 @@ func (x *SignatureFindRelatedAccountsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findRelatedAccounts#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.signature.findRelatedAccounts#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -122,15 +122,10 @@ func (x *SignatureFindRelatedAccountsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.signature.findRelatedAccounts#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SignatureFindRelatedAccountsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SignatureFindRelatedAccountsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -232,7 +227,7 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) EncodeLex(e *lex.Encoder, t
 		}
 		e.EndArray()
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "account\x00similarities\x00")
 	e.EndObject()
 }
 
@@ -246,7 +241,7 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.signature.findRelatedAccounts#relatedAccount"))
+			x.Extra.DecodeType(d, "tools.ozone.signature.findRelatedAccounts#relatedAccount")
 		case "account":
 			if !d.Null() {
 				v7 := new(atproto.AdminDefsAccountView)
@@ -283,15 +278,10 @@ func (x *SignatureFindRelatedAccountsRelatedAccount) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.signature.findRelatedAccounts#relatedAccount (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *SignatureFindRelatedAccountsRelatedAccount) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *SignatureFindRelatedAccountsRelatedAccount) ValidateLex(path string) error {
 	if x == nil {
 		return nil

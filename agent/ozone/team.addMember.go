@@ -58,7 +58,7 @@ func (x *TeamAddMemberInput) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.DID)
 	e.Field("role")
 	e.String(string(x.Role))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00role\x00")
 	e.EndObject()
 }
 
@@ -72,7 +72,7 @@ func (x *TeamAddMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.team.addMember#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.team.addMember#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -99,14 +99,10 @@ func (x *TeamAddMemberInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.team.addMember#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *TeamAddMemberInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.team.addMember#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *TeamAddMemberInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

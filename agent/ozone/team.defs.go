@@ -80,7 +80,7 @@ func (x *TeamDefsMember) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("role")
 	e.String(string(x.Role))
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00disabled\x00profile\x00createdAt\x00updatedAt\x00lastUpdatedBy\x00role\x00")
 	e.EndObject()
 }
 
@@ -94,7 +94,7 @@ func (x *TeamDefsMember) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.team.defs#member"))
+			x.Extra.DecodeType(d, "tools.ozone.team.defs#member")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -143,14 +143,10 @@ func (x *TeamDefsMember) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.team.defs#member (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *TeamDefsMember) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.team.defs#member (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *TeamDefsMember) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -38,7 +38,7 @@ func (x *TeamDeleteMemberInput) EncodeLex(e *lex.Encoder, typed bool) {
 	x.Extra.EncodeType(e, "tools.ozone.team.deleteMember#input.schema", typed)
 	e.Field("did")
 	e.String(x.DID)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *TeamDeleteMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.team.deleteMember#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.team.deleteMember#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -75,14 +75,10 @@ func (x *TeamDeleteMemberInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.team.deleteMember#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *TeamDeleteMemberInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.team.deleteMember#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *TeamDeleteMemberInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -64,7 +64,7 @@ func (x *TeamUpdateMemberInput) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("role")
 		e.String(string(*x.Role))
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00disabled\x00role\x00")
 	e.EndObject()
 }
 
@@ -78,7 +78,7 @@ func (x *TeamUpdateMemberInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.team.updateMember#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.team.updateMember#input.schema")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -109,14 +109,10 @@ func (x *TeamUpdateMemberInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of tools.ozone.team.updateMember#input.schema
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *TeamUpdateMemberInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// tools.ozone.team.updateMember#input.schema (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *TeamUpdateMemberInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

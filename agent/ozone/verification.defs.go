@@ -177,7 +177,7 @@ func (x *VerificationDefsVerificationView) EncodeLex(e *lex.Encoder, typed bool)
 		e.Field("issuerRepo")
 		lex.EncodeObject(e, x.IssuerRepo)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "issuer\x00uri\x00subject\x00handle\x00displayName\x00createdAt\x00revokeReason\x00revokedAt\x00revokedBy\x00subjectProfile\x00issuerProfile\x00subjectRepo\x00issuerRepo\x00")
 	e.EndObject()
 }
 
@@ -191,7 +191,7 @@ func (x *VerificationDefsVerificationView) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.defs#verificationView"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.defs#verificationView")
 		case "issuer":
 			if !d.Null() {
 				x.Issuer = d.String()
@@ -262,15 +262,10 @@ func (x *VerificationDefsVerificationView) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.defs#verificationView (required members, lengths, grapheme
 // counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationDefsVerificationView) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationDefsVerificationView) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -43,7 +43,7 @@ func (x *VerificationGrantVerificationsInput) EncodeLex(e *lex.Encoder, typed bo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "verifications\x00")
 	e.EndObject()
 }
 
@@ -57,7 +57,7 @@ func (x *VerificationGrantVerificationsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.grantVerifications#input.schema")
 		case "verifications":
 			if !d.Null() {
 				v2 := []*VerificationGrantVerificationsVerificationInput{}
@@ -88,15 +88,10 @@ func (x *VerificationGrantVerificationsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.grantVerifications#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationGrantVerificationsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationGrantVerificationsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -155,7 +150,7 @@ func (x *VerificationGrantVerificationsOutput) EncodeLex(e *lex.Encoder, typed b
 		v7.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "verifications\x00failedVerifications\x00")
 	e.EndObject()
 }
 
@@ -169,7 +164,7 @@ func (x *VerificationGrantVerificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.grantVerifications#output.schema")
 		case "verifications":
 			if !d.Null() {
 				v8 := []*VerificationDefsVerificationView{}
@@ -212,15 +207,10 @@ func (x *VerificationGrantVerificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.grantVerifications#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationGrantVerificationsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationGrantVerificationsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -319,7 +309,7 @@ func (x *VerificationGrantVerificationsVerificationInput) EncodeLex(e *lex.Encod
 		e.Field("createdAt")
 		e.String(*x.CreatedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "subject\x00handle\x00displayName\x00createdAt\x00")
 	e.EndObject()
 }
 
@@ -333,7 +323,7 @@ func (x *VerificationGrantVerificationsVerificationInput) DecodeLex(d *lex.Decod
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#verificationInput"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.grantVerifications#verificationInput")
 		case "subject":
 			if !d.Null() {
 				x.Subject = d.String()
@@ -368,15 +358,10 @@ func (x *VerificationGrantVerificationsVerificationInput) UnmarshalJSON(b []byte
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.grantVerifications#verificationInput (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationGrantVerificationsVerificationInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationGrantVerificationsVerificationInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -453,7 +438,7 @@ func (x *VerificationGrantVerificationsGrantError) EncodeLex(e *lex.Encoder, typ
 	e.String(x.Error)
 	e.Field("subject")
 	e.String(x.Subject)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "error\x00subject\x00")
 	e.EndObject()
 }
 
@@ -467,7 +452,7 @@ func (x *VerificationGrantVerificationsGrantError) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.grantVerifications#grantError"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.grantVerifications#grantError")
 		case "error":
 			if !d.Null() {
 				x.Error = d.String()
@@ -494,15 +479,10 @@ func (x *VerificationGrantVerificationsGrantError) UnmarshalJSON(b []byte) error
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.grantVerifications#grantError (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationGrantVerificationsGrantError) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationGrantVerificationsGrantError) ValidateLex(path string) error {
 	if x == nil {
 		return nil

@@ -115,7 +115,7 @@ func (x *VerificationListVerificationsOutput) EncodeLex(e *lex.Encoder, typed bo
 		v1.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "cursor\x00verifications\x00")
 	e.EndObject()
 }
 
@@ -129,7 +129,7 @@ func (x *VerificationListVerificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.listVerifications#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.listVerifications#output.schema")
 		case "cursor":
 			if !d.Null() {
 				x.Cursor = lex.Ptr(d.String())
@@ -164,15 +164,10 @@ func (x *VerificationListVerificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.listVerifications#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationListVerificationsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationListVerificationsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil

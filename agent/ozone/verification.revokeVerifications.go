@@ -50,7 +50,7 @@ func (x *VerificationRevokeVerificationsInput) EncodeLex(e *lex.Encoder, typed b
 		e.Field("revokeReason")
 		e.String(*x.RevokeReason)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uris\x00revokeReason\x00")
 	e.EndObject()
 }
 
@@ -64,7 +64,7 @@ func (x *VerificationRevokeVerificationsInput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#input.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.revokeVerifications#input.schema")
 		case "uris":
 			if !d.Null() {
 				v2 := []string{}
@@ -97,15 +97,10 @@ func (x *VerificationRevokeVerificationsInput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.revokeVerifications#input.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationRevokeVerificationsInput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationRevokeVerificationsInput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -175,7 +170,7 @@ func (x *VerificationRevokeVerificationsOutput) EncodeLex(e *lex.Encoder, typed 
 		v6.EncodeLex(e, false)
 	}
 	e.EndArray()
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "revokedVerifications\x00failedRevocations\x00")
 	e.EndObject()
 }
 
@@ -189,7 +184,7 @@ func (x *VerificationRevokeVerificationsOutput) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#output.schema"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.revokeVerifications#output.schema")
 		case "revokedVerifications":
 			if !d.Null() {
 				v7 := []string{}
@@ -230,15 +225,10 @@ func (x *VerificationRevokeVerificationsOutput) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.revokeVerifications#output.schema (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationRevokeVerificationsOutput) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationRevokeVerificationsOutput) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -325,7 +315,7 @@ func (x *VerificationRevokeVerificationsRevokeError) EncodeLex(e *lex.Encoder, t
 	e.String(x.URI)
 	e.Field("error")
 	e.String(x.Error)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "uri\x00error\x00")
 	e.EndObject()
 }
 
@@ -339,7 +329,7 @@ func (x *VerificationRevokeVerificationsRevokeError) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("tools.ozone.verification.revokeVerifications#revokeError"))
+			x.Extra.DecodeType(d, "tools.ozone.verification.revokeVerifications#revokeError")
 		case "uri":
 			if !d.Null() {
 				x.URI = d.String()
@@ -366,15 +356,10 @@ func (x *VerificationRevokeVerificationsRevokeError) UnmarshalJSON(b []byte) err
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of
+// ValidateLex checks x, the value at path, against the constraints of
 // tools.ozone.verification.revokeVerifications#revokeError (required members, lengths,
 // grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *VerificationRevokeVerificationsRevokeError) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// *lex.ValidationError values joined with errors.Join. Call it as lex.Validate(x).
 func (x *VerificationRevokeVerificationsRevokeError) ValidateLex(path string) error {
 	if x == nil {
 		return nil

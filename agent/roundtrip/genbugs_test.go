@@ -114,17 +114,16 @@ func TestDuplicateTypeKey(t *testing.T) {
 }
 
 // TestExtraSetDefinedMember: lex.Extra.Set documents that setting a member
-// the lexicon defines has no effect on encoding ("the typed field wins"),
-// but the generated EncodeLex writes the typed field and then every Extra
-// member, so the output has the key twice and JSON readers (last one wins)
-// see the Extra value. The same goes for Set("$type", ...).
+// the lexicon defines has no effect on encoding ("the typed field wins"):
+// the key must not be written twice with the Extra value last. $type is
+// not settable through Set at all.
 func TestExtraSetDefinedMember(t *testing.T) {
 	p := &bsky.FeedPost{Text: "typed", CreatedAt: "2025-01-01T00:00:00.000Z"}
 	if err := p.Extra.Set("text", []byte(`"from extra"`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Extra.Set("$type", []byte(`"com.example.other"`)); err != nil {
-		t.Fatal(err)
+	if err := p.Extra.Set("$type", []byte(`"com.example.other"`)); err == nil {
+		t.Error(`Extra.Set("$type") accepted; $type is set with SetType`)
 	}
 	out, err := lex.Marshal(p)
 	if err != nil {

@@ -480,7 +480,7 @@ func TestPutRecordSwapRecord(t *testing.T) {
 			if diff := cmp.Diff(tt.want, in.SwapRecord); diff != "" {
 				t.Errorf("swapRecord (-want +got):\n%s", diff)
 			}
-			if in.Validate_ == nil || *in.Validate_ {
+			if in.Validate == nil || *in.Validate {
 				t.Error("validate: false not kept")
 			}
 			if p := mustType[*bsky.ActorProfile](t, in.Record); p.Description == nil || *p.Description != "" {

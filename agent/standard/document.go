@@ -45,7 +45,7 @@ func (x *DocumentContributor) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("role")
 		e.String(*x.Role)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "did\x00displayName\x00role\x00")
 	e.EndObject()
 }
 
@@ -59,7 +59,7 @@ func (x *DocumentContributor) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.document#contributor"))
+			x.Extra.DecodeType(d, "site.standard.document#contributor")
 		case "did":
 			if !d.Null() {
 				x.DID = d.String()
@@ -90,14 +90,10 @@ func (x *DocumentContributor) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.document#contributor (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *DocumentContributor) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.document#contributor (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *DocumentContributor) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -319,7 +315,7 @@ func (x *Document) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("updatedAt")
 		e.String(*x.UpdatedAt)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "bskyPostRef\x00content\x00contributors\x00coverImage\x00description\x00labels\x00links\x00path\x00publishedAt\x00site\x00tags\x00textContent\x00title\x00updatedAt\x00")
 	e.EndObject()
 }
 
@@ -333,7 +329,7 @@ func (x *Document) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.document"))
+			x.Extra.DecodeType(d, "site.standard.document")
 		case "bskyPostRef":
 			if !d.Null() {
 				v3 := new(atproto.RepoStrongRef)
@@ -426,14 +422,10 @@ func (x *Document) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.document (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *Document) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of site.standard.document
+// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
+// It returns nil or *lex.ValidationError values joined with errors.Join. Call it as
+// lex.Validate(x).
 func (x *Document) ValidateLex(path string) error {
 	if x == nil {
 		return nil

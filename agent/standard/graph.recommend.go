@@ -40,7 +40,7 @@ func (x *GraphRecommend) EncodeLex(e *lex.Encoder, typed bool) {
 	e.String(x.CreatedAt)
 	e.Field("document")
 	e.String(x.Document)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00document\x00")
 	e.EndObject()
 }
 
@@ -54,7 +54,7 @@ func (x *GraphRecommend) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.graph.recommend"))
+			x.Extra.DecodeType(d, "site.standard.graph.recommend")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = d.String()
@@ -81,14 +81,10 @@ func (x *GraphRecommend) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.graph.recommend (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphRecommend) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.graph.recommend (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *GraphRecommend) ValidateLex(path string) error {
 	if x == nil {
 		return nil

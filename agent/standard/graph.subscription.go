@@ -42,7 +42,7 @@ func (x *GraphSubscription) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("publication")
 	e.String(x.Publication)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "createdAt\x00publication\x00")
 	e.EndObject()
 }
 
@@ -56,7 +56,7 @@ func (x *GraphSubscription) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.graph.subscription"))
+			x.Extra.DecodeType(d, "site.standard.graph.subscription")
 		case "createdAt":
 			if !d.Null() {
 				x.CreatedAt = lex.Ptr(d.String())
@@ -83,14 +83,10 @@ func (x *GraphSubscription) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.graph.subscription (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *GraphSubscription) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.graph.subscription (required members, lengths, grapheme counts, formats,
+// blob types and sizes), recursively. It returns nil or *lex.ValidationError values joined
+// with errors.Join. Call it as lex.Validate(x).
 func (x *GraphSubscription) ValidateLex(path string) error {
 	if x == nil {
 		return nil

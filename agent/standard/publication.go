@@ -95,7 +95,7 @@ func (x *Publication) EncodeLex(e *lex.Encoder, typed bool) {
 	}
 	e.Field("url")
 	e.String(x.URL)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "basicTheme\x00description\x00icon\x00labels\x00name\x00preferences\x00url\x00")
 	e.EndObject()
 }
 
@@ -109,7 +109,7 @@ func (x *Publication) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.publication"))
+			x.Extra.DecodeType(d, "site.standard.publication")
 		case "basicTheme":
 			if !d.Null() {
 				v1 := new(ThemeBasic)
@@ -162,14 +162,10 @@ func (x *Publication) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.publication (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *Publication) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.publication (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *Publication) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -277,7 +273,7 @@ func (x *PublicationPreferences) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("showInDiscover")
 		e.Bool(*x.ShowInDiscover)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "showInDiscover\x00")
 	e.EndObject()
 }
 
@@ -291,7 +287,7 @@ func (x *PublicationPreferences) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.publication#preferences"))
+			x.Extra.DecodeType(d, "site.standard.publication#preferences")
 		case "showInDiscover":
 			if !d.Null() {
 				x.ShowInDiscover = lex.Ptr(d.Bool())
@@ -314,14 +310,10 @@ func (x *PublicationPreferences) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.publication#preferences
-// (required members, lengths, grapheme counts, formats, blob types and sizes), recursively.
-// It returns nil or *lex.ValidationError values joined with errors.Join.
-func (x *PublicationPreferences) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.publication#preferences (required members, lengths, grapheme counts,
+// formats, blob types and sizes), recursively. It returns nil or *lex.ValidationError values
+// joined with errors.Join. Call it as lex.Validate(x).
 func (x *PublicationPreferences) ValidateLex(path string) error {
 	return nil
 }

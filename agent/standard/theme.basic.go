@@ -136,7 +136,7 @@ func (x *ThemeBasic) EncodeLex(e *lex.Encoder, typed bool) {
 		e.Field("foreground")
 		lex.EncodeObject(e, x.Foreground)
 	}
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "accent\x00accentForeground\x00background\x00foreground\x00")
 	e.EndObject()
 }
 
@@ -150,7 +150,7 @@ func (x *ThemeBasic) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.theme.basic"))
+			x.Extra.DecodeType(d, "site.standard.theme.basic")
 		case "accent":
 			if !d.Null() {
 				x.Accent = decodeThemeBasic_Accent(d)
@@ -185,14 +185,10 @@ func (x *ThemeBasic) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.theme.basic (required members,
-// lengths, grapheme counts, formats, blob types and sizes), recursively. It returns nil or
-// *lex.ValidationError values joined with errors.Join.
-func (x *ThemeBasic) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.theme.basic (required members, lengths, grapheme counts, formats, blob types
+// and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ThemeBasic) ValidateLex(path string) error {
 	if x == nil {
 		return nil

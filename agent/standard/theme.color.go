@@ -38,7 +38,7 @@ func (x *ThemeColorRgb) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.G)
 	e.Field("r")
 	e.Int(x.R)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "b\x00g\x00r\x00")
 	e.EndObject()
 }
 
@@ -52,7 +52,7 @@ func (x *ThemeColorRgb) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.theme.color#rgb"))
+			x.Extra.DecodeType(d, "site.standard.theme.color#rgb")
 		case "b":
 			if !d.Null() {
 				x.B = d.Int()
@@ -83,14 +83,10 @@ func (x *ThemeColorRgb) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.theme.color#rgb (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ThemeColorRgb) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.theme.color#rgb (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ThemeColorRgb) ValidateLex(path string) error {
 	if x == nil {
 		return nil
@@ -178,7 +174,7 @@ func (x *ThemeColorRgba) EncodeLex(e *lex.Encoder, typed bool) {
 	e.Int(x.G)
 	e.Field("r")
 	e.Int(x.R)
-	x.Extra.Encode(e)
+	x.Extra.Encode(e, "a\x00b\x00g\x00r\x00")
 	e.EndObject()
 }
 
@@ -192,7 +188,7 @@ func (x *ThemeColorRgba) DecodeLex(d *lex.Decoder) {
 		k := d.Key()
 		switch string(k) {
 		case "$type":
-			x.Extra.SetType(d.StringIntern("site.standard.theme.color#rgba"))
+			x.Extra.DecodeType(d, "site.standard.theme.color#rgba")
 		case "a":
 			if !d.Null() {
 				x.A = d.Int()
@@ -227,14 +223,10 @@ func (x *ThemeColorRgba) UnmarshalJSON(b []byte) error {
 	return lex.Unmarshal(b, x)
 }
 
-// Validate checks x against the constraints of site.standard.theme.color#rgba (required
-// members, lengths, grapheme counts, formats, blob types and sizes), recursively. It returns
-// nil or *lex.ValidationError values joined with errors.Join.
-func (x *ThemeColorRgba) Validate() error {
-	return x.ValidateLex("")
-}
-
-// ValidateLex validates x as the value at path; Validate calls it.
+// ValidateLex checks x, the value at path, against the constraints of
+// site.standard.theme.color#rgba (required members, lengths, grapheme counts, formats, blob
+// types and sizes), recursively. It returns nil or *lex.ValidationError values joined with
+// errors.Join. Call it as lex.Validate(x).
 func (x *ThemeColorRgba) ValidateLex(path string) error {
 	if x == nil {
 		return nil
