@@ -51,6 +51,7 @@ type fakeNet struct {
 	refreshHook func()                 // runs inside a refresh request
 	xrpcHook    func(w http.ResponseWriter, r *http.Request) bool
 	pdsHook     func(w http.ResponseWriter, r *http.Request) bool
+	asHook      func(w http.ResponseWriter, r *http.Request) bool // runs first on every AS request; true if it answered
 	expiresIn   int
 	redirects   bool // protected-resource metadata redirects
 	revokeDown  bool // revocation endpoint answers 503
@@ -314,7 +315,19 @@ func (f *fakeNet) oauthError(w http.ResponseWriter, status int, code, desc strin
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
+func (f *fakeNet) setASHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asHook = h
+}
+
 func (f *fakeNet) serveAS(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	hook := f.asHook
+	f.mu.Unlock()
+	if hook != nil && hook(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/.well-known/oauth-authorization-server":
 		writeJSON(w, 200, f.asMetadata())
