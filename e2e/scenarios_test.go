@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -811,4 +812,28 @@ func TestScenario8AppView(t *testing.T) {
 			t.Errorf("%s went to %s, not the PDS", ex, ex.URL.Host)
 		}
 	}
+}
+
+// Scenario 9: one login through the real sign-in UI, in headless Chromium.
+func TestScenario9Browser(t *testing.T) {
+	n := requireNetwork(t)
+	if chromiumPath() == "" {
+		if os.Getenv("CI") == "" {
+			t.Skip("Chromium not installed (apt-get install chromium, or set CHROMIUM_PATH)")
+		}
+		t.Fatal(errors.New("CI: Chromium not installed (.ci/run installs Debian's chromium)"))
+	}
+	e := newClient(t, n, clientOpts{})
+	u := e.authorize(t, n.Alice.Handle, oauthtransport.AuthorizeOptions{State: "browser-state"})
+	to := approveInBrowser(t, u, n.Alice.Handle, n.Alice.Password)
+	q := e.redirectParams(t, to)
+	if q.Get("code") == "" {
+		t.Fatalf("redirect %s has no code", to)
+	}
+	sess, state, err := e.client.Callback(ctx(t), q)
+	step(t, "Callback", err)
+	if state != "browser-state" || sess.DID() != n.Alice.DID {
+		t.Fatalf("Callback: state %q did %s", state, sess.DID())
+	}
+	getSession(t, atp.NewAgent(atp.OAuth(sess)), n.Alice)
 }
