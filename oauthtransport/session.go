@@ -54,8 +54,14 @@ func (r *sessionRecord) info() TokenInfo {
 
 const (
 	sessionKeyPrefix = "oauth-session:"
-	refreshLockTTL   = 30 * time.Second
-	refreshTimeout   = 30 * time.Second
+	// The refresh lock is a lease of refreshLockTTL. Its holder gets
+	// refreshTimeout, shorter than the lease, for the refresh itself, so
+	// its work cannot outlive its lease; a waiter waits up to
+	// lockWaitTimeout, longer than a lease, so that when a holder dies
+	// without releasing, the others outlast its lease instead of failing.
+	refreshLockTTL  = 30 * time.Second
+	refreshTimeout  = 20 * time.Second
+	lockWaitTimeout = 45 * time.Second
 	// A token is refreshed when less than staleMargin plus a random part
 	// of staleJitter remains, so that instances sharing a session do not
 	// all refresh at the same moment.
@@ -171,9 +177,7 @@ func (c *Client) refresh(ctx context.Context, did, staleToken string) (*sessionR
 		fl = &flight{done: make(chan struct{})}
 		c.flights[did] = fl
 		go func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-			defer cancel()
-			fl.rec, fl.err = c.doRefresh(rctx, did, staleToken)
+			fl.rec, fl.err = c.doRefresh(context.WithoutCancel(ctx), did, staleToken)
 			c.flightMu.Lock()
 			delete(c.flights, did)
 			c.flightMu.Unlock()
@@ -189,19 +193,26 @@ func (c *Client) refresh(ctx context.Context, did, staleToken string) (*sessionR
 	}
 }
 
-func (c *Client) doRefresh(ctx context.Context, did, staleToken string) (*sessionRecord, error) {
+// doRefresh runs one refresh: it waits for the cross-process lock (up to
+// lockWaitTimeout), then does the work within refreshTimeout of getting it.
+// base carries values but no deadline.
+func (c *Client) doRefresh(base context.Context, did, staleToken string) (*sessionRecord, error) {
+	if c.locker != nil {
+		lctx, cancel := context.WithTimeout(base, lockWaitTimeout)
+		unlock, err := c.locker.Lock(lctx, "oauthtransport-refresh:"+did, refreshLockTTL)
+		cancel()
+		if err != nil {
+			return nil, &RefreshError{DID: did, Err: fmt.Errorf("taking the refresh lock: %w", err)}
+		}
+		defer unlock()
+	}
+	ctx, cancel := context.WithTimeout(base, refreshTimeout)
+	defer cancel()
 	fail := func(err error, del bool) (*sessionRecord, error) {
 		if del {
 			c.deleteSession(ctx, did, err)
 		}
 		return nil, &RefreshError{DID: did, Deleted: del, Err: err}
-	}
-	if c.locker != nil {
-		unlock, err := c.locker.Lock(ctx, "oauthtransport-refresh:"+did, refreshLockTTL)
-		if err != nil {
-			return fail(fmt.Errorf("taking the refresh lock: %w", err), false)
-		}
-		defer unlock()
 	}
 	rec, err := c.loadRecord(ctx, did)
 	if err != nil {

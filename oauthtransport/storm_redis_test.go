@@ -139,10 +139,8 @@ func TestRefreshStormLockHolderKilled(t *testing.T) {
 		// succeed once its lease has ended.
 		if first.OK != survivors || first.Failed != 0 {
 			t.Errorf("lock holder (child %d) killed before its refresh was used: %d/%d requests of the other processes succeeded, %d failed (%s). "+
-				"A waiter's refresh, lock wait included, must end within refreshTimeout (30 s) of when it starts waiting, and the dead holder's lease "+
-				"(refreshLockTTL, 30 s) ends 30 s after the holder took it: a process that started waiting before or about when the holder took the lock "+
-				"gives up with ErrLockTimeout before or just as the lease ends, so its requests in flight fail and only later requests recover "+
-				"(and one that does get the lock at the lease's end has only what is left of its 30 s for the whole refresh, token request included)",
+				"Waiters must wait for the lock longer than a lease (lockWaitTimeout > refreshLockTTL), so that they outlast a dead holder's lease, "+
+				"and get a fresh refreshTimeout once they hold it",
 				victim, first.OK, survivors, first.Failed, first.describe())
 		}
 		// Later requests work in any case, without another refresh if the
