@@ -60,7 +60,8 @@ type Config struct {
 	HandleResolverURL string
 	// TXTResolver looks up _atproto TXT records; default net.DefaultResolver.
 	TXTResolver TXTResolver
-	// Logger receives debug and warning logs; never tokens or keys.
+	// Logger receives debug, info (sign-ins, deleted sessions) and warning
+	// logs; never tokens or keys.
 	// Default: discard.
 	Logger *slog.Logger
 	// OnEvent, when set, is called after a session is saved or deleted.

@@ -106,11 +106,12 @@ func (e *OAuthError) Is(target error) bool {
 	return ok && t.Code != "" && t.Code == e.Code
 }
 
-// CallbackError is returned by [Client.Callback] for any failure after the
-// authorization state was found: the authorization server's error response
-// (Code set, e.g. "login_required" after a silent sign-in with prompt=none) or
-// a failed check or exchange (Err set). AppState is the state the app passed
-// to [Client.Authorize], so the app can retry or report.
+// CallbackError is returned by [Client.Callback] for every failure: the
+// authorization server's error response (Code set, e.g. "login_required"
+// after a silent sign-in with prompt=none), a failed check or exchange (Err
+// set), or a missing, unknown or already used state (Err set). AppState is
+// the state the app passed to [Client.Authorize], so the app can retry or
+// report; it is "" when the state was not found.
 type CallbackError struct {
 	// Params are the callback's query parameters.
 	Params url.Values

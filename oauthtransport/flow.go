@@ -29,7 +29,9 @@ type AuthorizeOptions struct {
 	// first.
 	RedirectURI string
 	// Prompt is the OpenID prompt: "none" (silent sign-in), "login",
-	// "consent", "select_account" or "create".
+	// "consent", "select_account" or "create". The reference authorization
+	// server (Bluesky's) accepts "none" only from confidential clients: a
+	// public client gets an invalid_request error from Authorize.
 	Prompt string
 	// UILocales is a space-separated list of BCP 47 language tags.
 	UILocales string
