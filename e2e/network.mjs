@@ -14,7 +14,7 @@
 //
 // When ready it writes FILE (JSON: URLs, accounts, ...) and prints one line
 // {"ready":true,...} on stdout. It then reads commands from stdin, one a line,
-// each answered by one JSON line on stdout:
+// each answered by one JSON line on stdout, {"ctl":"<command>",...}:
 //   ttl <seconds>   access-token lifetime of tokens issued from now on (0: the default, 1 h)
 //   stats           {"refreshGrants":N,"refreshReplays":M,"ttl":S}: refresh-token grants the
 //                   authorization server received, and how many were replays
@@ -432,7 +432,7 @@ async function main() {
       default:
         out = { error: `unknown command ${cmd}` }
     }
-    console.log(JSON.stringify(out))
+    console.log(JSON.stringify({ ctl: cmd, ...out }))
   })
   rl.on('close', () => shutdown(0))
 }

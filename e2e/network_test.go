@@ -287,7 +287,7 @@ func startNetwork(tmp string, ca *testCA, pg *postgres) (*network, error) {
 			case first && strings.HasPrefix(line, `{"ready":true`):
 				first = false
 				ready <- line
-			case strings.HasPrefix(line, "{") && !first:
+			case !first && strings.HasPrefix(line, `{"ctl":`):
 				n.replies <- line
 			default:
 				fmt.Fprintf(logf, "[stdout] %s\n", line)
@@ -343,6 +343,10 @@ func (n *network) ctl(cmd string, reply any) error {
 	defer n.ctlMu.Unlock()
 	if _, err := io.WriteString(n.stdin, cmd+"\n"); err != nil {
 		return fmt.Errorf("network command %q: %w", cmd, err)
+	}
+	// Drop answers that came too late for an earlier command.
+	for len(n.replies) > 0 {
+		<-n.replies
 	}
 	select {
 	case line := <-n.replies:

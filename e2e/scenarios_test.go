@@ -377,15 +377,15 @@ func TestScenario3ExpiryAndRefresh(t *testing.T) {
 	t.Run("on-401", func(t *testing.T) {
 		e := newClient(t, n, clientOpts{})
 		issued := time.Now()
-		sess := loginWithTTL(t, e, 3)
+		sess := loginWithTTL(t, e, 5)
 		agent := atp.NewAgent(atp.OAuth(sess))
 		// Refresh "disabled": the client's clock is a minute behind, so it
-		// believes the 3-second token is good for another minute.
+		// believes the 5-second token is good for another minute.
 		e.clock.set(-time.Minute)
 		defer e.clock.set(0)
 		getSession(t, agent, n.Alice)
 		// Wait (bounded) until the server has certainly expired the token.
-		for time.Since(issued) < 5*time.Second {
+		for time.Since(issued) < 7*time.Second {
 			time.Sleep(250 * time.Millisecond)
 		}
 		s0 := statsNow(t, n)
@@ -488,12 +488,12 @@ func TestScenario4Concurrency(t *testing.T) {
 		// 401 invalid_token, and share one refresh.
 		e := newClient(t, n, clientOpts{})
 		issued := time.Now()
-		sess := loginWithTTL(t, e, 3)
+		sess := loginWithTTL(t, e, 5)
 		agent := atp.NewAgent(atp.OAuth(sess))
 		e.clock.set(-time.Minute)
 		defer e.clock.set(0)
 		getSession(t, agent, n.Alice)
-		for time.Since(issued) < 5*time.Second {
+		for time.Since(issued) < 7*time.Second {
 			time.Sleep(250 * time.Millisecond)
 		}
 		s0 := statsNow(t, n)
@@ -787,7 +787,7 @@ func TestScenario8AppView(t *testing.T) {
 		return slices.ContainsFunc(feed, func(f *bsky.FeedDefsFeedViewPost) bool { return f.Post != nil && f.Post.URI == uri })
 	}
 	var inAuthorFeed, inTimeline bool
-	for i := 0; i < 100 && !(inAuthorFeed && inTimeline); i++ {
+	for i := 0; i < 150 && !(inAuthorFeed && inTimeline); i++ {
 		if i > 0 {
 			time.Sleep(200 * time.Millisecond)
 		}
