@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -196,6 +197,76 @@ func TestScenario1NativeClient(t *testing.T) {
 	checkServerClean(t, n, before)
 }
 
+// Scenario 1, continued: more of the Agent's record methods against the
+// real PDS: detected facets (a mention resolved through the PDS), a reply,
+// a repost, and UpsertProfile creating then updating the profile with
+// swapRecord.
+func TestScenario1AgentRecords(t *testing.T) {
+	n := requireNetwork(t)
+	e := newClient(t, n, clientOpts{})
+	sess, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	agent := atp.NewAgent(atp.OAuth(sess))
+	c := ctx(t)
+
+	text := "héllo @bob.test, see https://example.com/x #atp"
+	p, err := agent.Post(c, atp.PostInput{Text: text, DetectFacets: true})
+	step(t, "Post with DetectFacets", err)
+	got, err := agent.GetPost(c, n.Alice.DID, rkey(t, p.URI))
+	step(t, "GetPost", err)
+	var mention, link, tag string
+	for _, f := range got.Value.Facets {
+		seg := text[f.Index.ByteStart:f.Index.ByteEnd]
+		for _, feat := range f.Features {
+			switch x := feat.(type) {
+			case *bsky.RichtextFacetMention:
+				mention = seg + "=" + x.DID
+			case *bsky.RichtextFacetLink:
+				link = seg + "=" + x.URI
+			case *bsky.RichtextFacetTag:
+				tag = seg + "=" + x.Tag
+			}
+		}
+	}
+	if mention != "@bob.test="+n.Bob.DID || link != "https://example.com/x=https://example.com/x" || tag != "#atp=atp" {
+		t.Errorf("step %q: facets read back: mention %q link %q tag %q", "DetectFacets", mention, link, tag)
+	}
+
+	reply, err := agent.Post(c, atp.PostInput{Text: "a reply", Reply: &bsky.FeedPostReplyRef{Root: p, Parent: p}})
+	step(t, "Post a reply", err)
+	rp, err := agent.GetPost(c, n.Alice.DID, rkey(t, reply.URI))
+	step(t, "GetPost (reply)", err)
+	if rp.Value.Reply == nil || rp.Value.Reply.Parent.URI != p.URI {
+		t.Errorf("reply read back: %+v", rp.Value.Reply)
+	}
+	rep, err := agent.Repost(c, p.URI, p.CID)
+	step(t, "Repost", err)
+	step(t, "DeleteRepost", agent.DeleteRepost(c, rep.URI))
+
+	// The profile: created (no record yet: swapRecord null), then updated
+	// (swapRecord = the current CID).
+	name, desc := "Alice (e2e)", "set by the atp e2e tests"
+	step(t, "UpsertProfile (create)", agent.UpsertProfile(c, func(old *bsky.ActorProfile) (*bsky.ActorProfile, error) {
+		if old == nil {
+			old = &bsky.ActorProfile{}
+		}
+		old.DisplayName = &name
+		return old, nil
+	}))
+	step(t, "UpsertProfile (update)", agent.UpsertProfile(c, func(old *bsky.ActorProfile) (*bsky.ActorProfile, error) {
+		if old == nil || old.GetDisplayName() != name {
+			return nil, errors.New("UpsertProfile did not pass the existing profile")
+		}
+		old.Description = &desc
+		return old, nil
+	}))
+	pr, err := atproto.RepoGetRecord(c, agent, n.Alice.DID, "app.bsky.actor.profile", "self", nil)
+	step(t, "getRecord profile/self", err)
+	if prof, ok := pr.Value.(*bsky.ActorProfile); !ok || prof.GetDisplayName() != name || prof.GetDescription() != desc {
+		t.Errorf("profile read back: %#v", pr.Value)
+	}
+	step(t, "DeletePost", errors.Join(agent.DeletePost(c, reply.URI), agent.DeletePost(c, p.URI)))
+}
+
 // Scenario 6: sign-out revokes the tokens at the server, Restore then fails
 // with a typed error, and the session is gone from the store.
 func TestScenario6SignOut(t *testing.T) {
@@ -299,6 +370,30 @@ func TestScenario6SignOut(t *testing.T) {
 	if _, err := ce.client.Restore(ctx(t), n.Alice.DID); !errors.Is(err, oauthtransport.ErrSessionNotFound) {
 		t.Errorf("Restore of the rejected copy: %v, want ErrSessionNotFound", err)
 	}
+
+	// Client.Revoke: the same, by DID, from any instance.
+	sess, _ = e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	agent = atp.NewAgent(atp.OAuth(sess))
+	getSession(t, agent, n.Alice)
+	other := e.sibling(t)
+	m = other.wire.mark()
+	step(t, "Client.Revoke", other.client.Revoke(ctx(t), n.Alice.DID))
+	revokes = 0
+	for _, ex := range other.wire.since(m) {
+		if strings.HasSuffix(ex.URL.Path, "/oauth/revoke") && ex.Status == http.StatusOK {
+			revokes++
+		}
+	}
+	if revokes == 0 {
+		t.Errorf("step %q: no successful revocation request", "Client.Revoke")
+	}
+	if _, err = atproto.ServerGetSession(ctx(t), agent, nil); !errors.As(err, &xe) || xe.StatusCode != http.StatusUnauthorized {
+		t.Errorf("step %q: getSession after Client.Revoke: %v, want 401", "Client.Revoke", err)
+	}
+	if _, err := e.client.Restore(ctx(t), n.Alice.DID); !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("Restore after Client.Revoke: %v, want ErrSessionNotFound", err)
+	}
+	step(t, "Client.Revoke of a missing session", other.client.Revoke(ctx(t), n.Alice.DID))
 	checkServerClean(t, n, before)
 }
 
@@ -804,6 +899,35 @@ func TestScenario8AppView(t *testing.T) {
 	if !inTimeline {
 		t.Errorf("bob's post %s never showed in alice's timeline", bp.URI)
 	}
+	// Paging: three more posts, read back one per page with the Agent's
+	// iterator over getAuthorFeed.
+	var uris []string
+	for i := range 3 {
+		p, err := post(c, agent, fmt.Sprintf("page test %d", i), nil)
+		step(t, "Post (paging)", err)
+		uris = append(uris, p.URI)
+	}
+	one := int64(1)
+	var seen []string
+	for i := 0; i < 150 && len(seen) < 4; i++ {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		seen = seen[:0]
+		for fv, err := range agent.AuthorFeed(c, n.Alice.DID, &bsky.FeedGetAuthorFeedParams{Limit: &one}) {
+			step(t, "AuthorFeed iterator", err)
+			seen = append(seen, fv.Post.URI)
+			if len(seen) > 20 {
+				t.Fatalf("AuthorFeed iterator does not end: %v", seen)
+			}
+		}
+	}
+	for _, u := range append(uris, ap.URI) {
+		if !slices.Contains(seen, u) {
+			t.Errorf("AuthorFeed (one post per page) gave %v, missing %s", seen, u)
+		}
+	}
+
 	for _, ex := range e.wire.since(m) {
 		if strings.Contains(ex.URL.Path, "/xrpc/app.bsky.") && ex.Proxy != proxy {
 			t.Errorf("%s sent with atproto-proxy %q, want %q", ex, ex.Proxy, proxy)
