@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/atpgo/atp"
+	"github.com/atpgo/atp/oauthtransport"
+)
+
+// Tests of behaviour that is wrong today, in other packages. Each skips
+// with "blocked by: ..." (so that make test stays green) unless
+// ATP_E2E_KNOWN_BUGS=1, which runs them to show the failure.
+
+func knownBug(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("ATP_E2E_KNOWN_BUGS") == "" {
+		t.Skip("blocked by: " + why + " (ATP_E2E_KNOWN_BUGS=1 runs it)")
+	}
+}
+
+// A new process restores a session and uploads an image from a file: the
+// first request to the PDS carries no DPoP nonce (none is known yet), the
+// PDS answers 401 use_dpop_nonce, and the transport cannot resend a body
+// over 1 MiB without GetBody, so the upload fails. The same happens to any
+// large streamed upload whose cached nonce the server no longer accepts (it
+// rotates nonces every minute and accepts the neighbouring ones; the
+// client caches one for three). A bytes.Reader body (GetBody set) works.
+func TestKnownBugLargeStreamedUploadWithoutNonce(t *testing.T) {
+	n := requireNetwork(t)
+	e := newClient(t, n, clientOpts{})
+	e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	data := make([]byte, 1536<<10) // 1.5 MiB: an image under the 2 MB limit
+	_, _ = rand.Read(data)
+	path := filepath.Join(t.TempDir(), "photo.bin")
+	step(t, "write the file", os.WriteFile(path, data, 0o644))
+
+	t.Run("bytes.Reader", func(t *testing.T) {
+		// Control: a replayable body is resent with the nonce.
+		s, err := e.sibling(t).client.Restore(ctx(t), n.Alice.DID)
+		step(t, "Restore in a new instance", err)
+		out, err := atp.NewAgent(atp.OAuth(s)).UploadBlob(ctx(t), bytes.NewReader(data), "application/octet-stream")
+		step(t, "UploadBlob (bytes.Reader)", err)
+		if out.Blob == nil || out.Blob.Size != int64(len(data)) {
+			t.Errorf("blob %+v", out.Blob)
+		}
+	})
+
+	t.Run("file", func(t *testing.T) {
+		knownBug(t, "oauthtransport.Transport.RoundTrip sends a body over 1 MiB without GetBody once (maxBufferedBody), "+
+			"so the PDS's 401 use_dpop_nonce on a session's first request (or after a nonce rotation) fails the upload")
+		e2 := e.sibling(t)
+		s, err := e2.client.Restore(ctx(t), n.Alice.DID)
+		step(t, "Restore in a new instance", err)
+		f, err := os.Open(path)
+		step(t, "open the file", err)
+		defer f.Close()
+		m := e2.wire.mark()
+		out, err := atp.NewAgent(atp.OAuth(s)).UploadBlob(ctx(t), f, "application/octet-stream")
+		if err != nil {
+			t.Fatalf("UploadBlob of a 1.5 MiB file as the session's first request: %v (wire: %v)", err, e2.wire.since(m))
+		}
+		if out.Blob == nil || out.Blob.Size != int64(len(data)) {
+			t.Errorf("blob %+v", out.Blob)
+		}
+	})
+}
