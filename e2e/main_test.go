@@ -261,6 +261,9 @@ func (e *env) sibling(t *testing.T) *env {
 	f := *e
 	f.wire = newWire()
 	f.cfg.HTTPClient = f.wire.client()
+	f.clock = &clock{}
+	f.clock.set(time.Duration(e.clock.off.Load()))
+	f.cfg.Now = f.clock.Now
 	c, err := oauthtransport.NewClient(f.cfg)
 	step(t, "NewClient (second instance)", err)
 	f.client = c

@@ -410,7 +410,9 @@ async function main() {
   const readline = await import('node:readline')
   const rl = readline.createInterface({ input: process.stdin })
   rl.on('line', (line) => {
-    const [cmd, arg] = line.trim().split(/\s+/)
+    log(`${new Date().toISOString()} command: ${line}`)
+    // "<id> <command> [arg]": the answer repeats the id
+    const [id, cmd, arg] = line.trim().split(/\s+/)
     let out
     switch (cmd) {
       case 'ttl': {
@@ -432,7 +434,7 @@ async function main() {
       default:
         out = { error: `unknown command ${cmd}` }
     }
-    console.log(JSON.stringify({ ctl: cmd, ...out }))
+    console.log(JSON.stringify({ ctl: Number(id), cmd, ...out }))
   })
   rl.on('close', () => shutdown(0))
 }

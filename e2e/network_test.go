@@ -165,6 +165,7 @@ type network struct {
 	replies    chan string
 	done       chan struct{} // closed when the process has exited
 	ctlMu      sync.Mutex
+	ctlSeq     int64
 	tmp        string
 	log        *os.File
 	stopOnce   sync.Once
@@ -338,32 +339,39 @@ func startNetwork(tmp string, ca *testCA, pg *postgres) (*network, error) {
 }
 
 // ctl sends one command to the network and returns its JSON answer.
+// Commands carry a sequence number, so that an answer that comes too late
+// for an earlier command is never taken for this one's.
 func (n *network) ctl(cmd string, reply any) error {
 	n.ctlMu.Lock()
 	defer n.ctlMu.Unlock()
-	if _, err := io.WriteString(n.stdin, cmd+"\n"); err != nil {
+	n.ctlSeq++
+	id := n.ctlSeq
+	if _, err := fmt.Fprintf(n.stdin, "%d %s\n", id, cmd); err != nil {
 		return fmt.Errorf("network command %q: %w", cmd, err)
 	}
-	// Drop answers that came too late for an earlier command.
-	for len(n.replies) > 0 {
-		<-n.replies
-	}
-	select {
-	case line := <-n.replies:
-		var e struct {
-			Error string `json:"error"`
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case line := <-n.replies:
+			var head struct {
+				ID    int64  `json:"ctl"`
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(line), &head); err != nil || head.ID != id {
+				continue // not ours
+			}
+			if head.Error != "" {
+				return fmt.Errorf("network command %q: %s", cmd, head.Error)
+			}
+			if reply != nil {
+				return json.Unmarshal([]byte(line), reply)
+			}
+			return nil
+		case <-n.done:
+			return fmt.Errorf("network command %q: the network has exited", cmd)
+		case <-timeout:
+			return fmt.Errorf("network command %q: no answer in 60 s (see the network's log)", cmd)
 		}
-		if json.Unmarshal([]byte(line), &e) == nil && e.Error != "" {
-			return fmt.Errorf("network command %q: %s", cmd, e.Error)
-		}
-		if reply != nil {
-			return json.Unmarshal([]byte(line), reply)
-		}
-		return nil
-	case <-n.done:
-		return fmt.Errorf("network command %q: the network has exited", cmd)
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("network command %q: no answer in 10 s", cmd)
 	}
 }
 

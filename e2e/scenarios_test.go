@@ -397,6 +397,44 @@ func TestScenario6SignOut(t *testing.T) {
 	checkServerClean(t, n, before)
 }
 
+// Scenario 6, continued: a second login of the same account replaces the
+// stored session and revokes the previous one at the server; a Session
+// object still holding the old tokens moves on to the new ones.
+func TestScenario6ReloginRevokesPrevious(t *testing.T) {
+	n := requireNetwork(t)
+	sessions, lock := newSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	e := newClient(t, n, clientOpts{sessions: sessions, lock: lock})
+	first, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	raw, err := sessions.Get(ctx(t), "oauth-session:"+n.Alice.DID)
+	step(t, "read the stored session", err)
+	copyStore, copyLock := newSQLite(t, filepath.Join(t.TempDir(), "copy.db"))
+	step(t, "copy the stored session", copyStore.Set(ctx(t), "oauth-session:"+n.Alice.DID, raw, 0))
+
+	m := e.wire.mark()
+	second, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+	revoked := 0
+	for _, ex := range e.wire.since(m) {
+		if strings.HasSuffix(ex.URL.Path, "/oauth/revoke") && ex.Status == http.StatusOK {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Errorf("step %q: the previous session was not revoked", "second login")
+	}
+	// The previous tokens are dead at the server.
+	ce := newClient(t, n, clientOpts{sessions: copyStore, lock: copyLock})
+	cs, err := ce.client.Restore(ctx(t), n.Alice.DID)
+	step(t, "Restore the copy of the first session", err)
+	_, err = atproto.ServerGetSession(ctx(t), atp.NewAgent(atp.OAuth(cs)), nil)
+	var xe *lex.Error
+	if !errors.As(err, &xe) || xe.StatusCode != http.StatusUnauthorized {
+		t.Errorf("step %q: the first session's tokens: %v, want 401", "old tokens", err)
+	}
+	// Both Session objects of this client work, on the new tokens.
+	getSession(t, atp.NewAgent(atp.OAuth(first)), n.Alice)
+	getSession(t, atp.NewAgent(atp.OAuth(second)), n.Alice)
+}
+
 // loginWithTTL logs alice in while the server issues access tokens of ttl
 // seconds, then puts the default lifetime back (refreshed tokens get an hour).
 func loginWithTTL(t *testing.T, e *env, ttl int) *oauthtransport.Session {
@@ -466,6 +504,24 @@ func TestScenario3ExpiryAndRefresh(t *testing.T) {
 		}
 		if rp := replayedRefreshTokens(append(e.wire.since(0), e2.wire.since(0)...)); len(rp) != 0 {
 			t.Errorf("refresh tokens sent twice: %v", rp)
+		}
+	})
+
+	t.Run("restore-refreshes", func(t *testing.T) {
+		// Restore of a session about to expire refreshes it first.
+		e := newClient(t, n, clientOpts{})
+		loginWithTTL(t, e, 60)
+		e2 := e.sibling(t)
+		e2.clock.set(55 * time.Second)
+		s, err := e2.client.Restore(ctx(t), n.Alice.DID)
+		step(t, "Restore of a session about to expire", err)
+		if r := refreshes(e2.wire.since(0)); len(r) != 1 || r[0].Status != http.StatusOK {
+			t.Errorf("Restore: refreshes %v, want one", r)
+		}
+		m := e2.wire.mark()
+		getSession(t, atp.NewAgent(atp.OAuth(s)), n.Alice)
+		if r := refreshes(e2.wire.since(m)); len(r) != 0 {
+			t.Errorf("refreshed again after Restore: %v", r)
 		}
 	})
 
