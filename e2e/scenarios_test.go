@@ -955,6 +955,61 @@ func TestScenario8AppView(t *testing.T) {
 	if !inTimeline {
 		t.Errorf("bob's post %s never showed in alice's timeline", bp.URI)
 	}
+	// Notifications: bob follows alice; alice sees it, then marks it seen.
+	_, err = bob.Follow(c, n.Alice.DID)
+	step(t, "bob: Follow alice", err)
+	var followed bool
+	for i := 0; i < 150 && !followed; i++ {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		nl, err := agent.ListNotifications(c)
+		step(t, "ListNotifications", err)
+		followed = slices.ContainsFunc(nl.Notifications, func(x *bsky.NotificationListNotificationsNotification) bool {
+			return x.Reason == "follow" && x.Author != nil && x.Author.DID == n.Bob.DID
+		})
+	}
+	if !followed {
+		t.Errorf("alice never got bob's follow notification")
+	}
+	unread, err := agent.CountUnreadNotifications(c)
+	step(t, "CountUnreadNotifications", err)
+	if unread.Count < 1 {
+		t.Errorf("unread notifications: %d, want at least 1", unread.Count)
+	}
+	step(t, "UpdateSeenNotifications", agent.UpdateSeenNotifications(c))
+	for i := 0; i < 150; i++ {
+		if unread, err = agent.CountUnreadNotifications(c); err != nil || unread.Count == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	step(t, "CountUnreadNotifications after UpdateSeen", err)
+	if unread.Count != 0 {
+		t.Errorf("unread notifications after UpdateSeenNotifications: %d", unread.Count)
+	}
+
+	// Mute and unmute bob: the viewer state says so.
+	muted := func() bool {
+		p, err := agent.GetProfile(c, n.Bob.DID)
+		step(t, "GetProfile bob", err)
+		return p.Viewer != nil && p.Viewer.GetMuted()
+	}
+	step(t, "Mute bob", agent.Mute(c, n.Bob.DID))
+	if !muted() {
+		t.Errorf("bob not muted after Mute")
+	}
+	step(t, "Unmute bob", agent.Unmute(c, n.Bob.DID))
+	if muted() {
+		t.Errorf("bob still muted after Unmute")
+	}
+
+	// The Agent's default labelers header (Bluesky's moderation service,
+	// unknown here) does not get in the way.
+	if _, err := atp.NewAgent(atp.OAuth(sess), atp.WithAppViewProxy(proxy)).GetProfile(c, n.Bob.DID); err != nil {
+		t.Errorf("GetProfile with the default atproto-accept-labelers: %v", err)
+	}
+
 	// Paging: three more posts, read back one per page with the Agent's
 	// iterator over getAuthorFeed.
 	var uris []string
