@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The reference atproto network for the Go end-to-end tests (e2e_test.go
+// The reference atproto network for the Go end-to-end tests (network_test.go
 // starts it): a PLC directory (@did-plc/server, in-memory) and a PDS
 // (@atproto/pds with its built-in OAuth authorization server), on loopback,
 // with the accounts alice.test and bob.test.
@@ -13,14 +13,15 @@
 //          dev-env asserts it is set, nothing connects to it))
 //
 // When ready it writes FILE (JSON: URLs, accounts, ...) and prints one line
-// {"ready":true,...} on stdout. It then reads commands from stdin, one a line,
-// each answered by one JSON line on stdout, {"ctl":"<command>",...}:
+// {"ready":true,...} on stdout. With --control, it then reads commands from
+// stdin, one a line, "<id> <command> [arg]", each answered by one JSON line on
+// stdout, {"ctl":<id>,"cmd":"<command>",...}:
 //   ttl <seconds>   access-token lifetime of tokens issued from now on (0: the default, 1 h)
 //   stats           {"refreshGrants":N,"refreshReplays":M,"ttl":S}: refresh-token grants the
 //                   authorization server received, and how many were replays
 //   ping            {"pong":true}
-// It stops (and deletes its data) on SIGINT, SIGTERM or when stdin closes, so
-// it never outlives the test process that started it.
+// It stops (and deletes its data) on SIGINT, SIGTERM or, with --control, when
+// stdin closes, so it never outlives the test process that started it.
 //
 // Must run on Node >= 22 (the tests install one into .runtime/).
 import './lib/bind-loopback.mjs'
@@ -43,6 +44,8 @@ const { values: opts } = parseArgs({
     'appview-port': { type: 'string', default: env.INTEROP_APPVIEW_PORT || '2584' },
     'ozone-port': { type: 'string', default: env.INTEROP_OZONE_PORT || '2585' },
     appview: { type: 'boolean', default: false },
+    // read commands from stdin and stop when it closes (what the Go tests use)
+    control: { type: 'boolean', default: false },
     out: { type: 'string', default: env.INTEROP_OUT || path.join(HERE, 'data', 'network.json') },
     'data-dir': { type: 'string', default: env.INTEROP_DATA_DIR || '' },
     'keep-data': { type: 'boolean', default: false },
@@ -406,6 +409,7 @@ async function main() {
   // single machine-readable line on stdout for scripts
   console.log(JSON.stringify({ ready: true, file: outFile, pdsUrl, plcUrl, startupMs: info.startupMs }))
 
+  if (!opts.control) return
   // Commands on stdin; EOF (the test process is gone) stops the network.
   const readline = await import('node:readline')
   const rl = readline.createInterface({ input: process.stdin })

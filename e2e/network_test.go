@@ -235,7 +235,7 @@ func startNetwork(tmp string, ca *testCA, pg *postgres) (*network, error) {
 	out := filepath.Join(tmp, "network.json")
 	args := []string{"network.mjs",
 		"--pds-port", strconv.Itoa(pdsPort), "--plc-port", strconv.Itoa(plcPort),
-		"--out", out, "--data-dir", filepath.Join(tmp, "data")}
+		"--out", out, "--data-dir", filepath.Join(tmp, "data"), "--control"}
 	var extraEnv []string
 	if pg != nil {
 		avPort, err := freePort()
