@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"sync"
 )
 
 // maxBufferedBody is the largest request body without GetBody that the
-// transport buffers so that it can send it again after a nonce or token
-// retry. Larger bodies are sent once, with no retry.
+// transport keeps in memory so that it can send it again after a nonce or
+// token retry. A larger one (a blob upload from a file, say) is spooled to
+// an unlinked temporary file instead, so it can be replayed too.
 const maxBufferedBody = 1 << 20
 
 // Transport is the http.RoundTripper of a [Session], in the spirit of
@@ -56,7 +59,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	// Bodies for retries.
 	getBody := req.GetBody
-	replayable := true
 	if req.Body != nil && req.Body != http.NoBody && getBody == nil {
 		buf, err := io.ReadAll(io.LimitReader(req.Body, maxBufferedBody+1))
 		if err != nil {
@@ -67,14 +69,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody()
 			getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 		} else {
-			replayable = false
-			rest := req.Body
-			getBody = func() (io.ReadCloser, error) {
-				return struct {
-					io.Reader
-					io.Closer
-				}{io.MultiReader(bytes.NewReader(buf), rest), rest}, nil
+			sp, err := spool(buf, req.Body)
+			closeBody()
+			if err != nil {
+				// No place to keep it: send it once, with no retry.
+				s.c.log.WarnContext(ctx, "oauthtransport: request body not replayable", "err", err)
+				return nil, fmt.Errorf("oauthtransport: buffering the request body: %w", err)
 			}
+			defer sp.finish()
+			getBody = sp.reader
 		}
 	}
 	htu, org := normalizeHTU(req.URL), origin(req.URL)
@@ -113,7 +116,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	nonceRetried, refreshed := false, false
-	for resp.StatusCode == http.StatusUnauthorized && replayable {
+	for resp.StatusCode == http.StatusUnauthorized {
 		code := challengeError(resp.Header, "DPoP")
 		switch {
 		case code == "use_dpop_nonce" && !nonceRetried:
@@ -162,3 +165,89 @@ func redacted(u *url.URL) string {
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
+
+// spooled is a request body kept in an unlinked temporary file, read by
+// each attempt through its own section reader. The file is closed once the
+// round trip is over and every reader handed out has been closed (an
+// abandoned attempt may still be writing its body).
+type spooled struct {
+	f    *os.File
+	size int64
+	name string // still to remove, where the OS refused to unlink an open file
+
+	mu   sync.Mutex
+	open int
+	done bool
+}
+
+// spool writes head and the rest of body to a temporary file.
+func spool(head []byte, body io.Reader) (*spooled, error) {
+	f, err := os.CreateTemp("", "atp-request-body-*")
+	if err != nil {
+		return nil, err
+	}
+	sp := &spooled{f: f}
+	if os.Remove(f.Name()) != nil {
+		sp.name = f.Name()
+	}
+	n, err := f.Write(head)
+	if err == nil {
+		var m int64
+		m, err = io.Copy(f, body)
+		n += int(m)
+	}
+	if err != nil {
+		sp.done = true
+		sp.close()
+		return nil, err
+	}
+	sp.size = int64(n)
+	return sp, nil
+}
+
+func (sp *spooled) reader() (io.ReadCloser, error) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.done {
+		return nil, os.ErrClosed
+	}
+	sp.open++
+	return &spoolReader{SectionReader: io.NewSectionReader(sp.f, 0, sp.size), sp: sp}, nil
+}
+
+func (sp *spooled) release() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.open--
+	if sp.open == 0 && sp.done {
+		sp.close()
+	}
+}
+
+// finish marks the round trip over.
+func (sp *spooled) finish() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.done = true
+	if sp.open == 0 {
+		sp.close()
+	}
+}
+
+func (sp *spooled) close() {
+	_ = sp.f.Close()
+	if sp.name != "" {
+		_ = os.Remove(sp.name)
+	}
+}
+
+type spoolReader struct {
+	*io.SectionReader
+	sp   *spooled
+	once sync.Once
+}
+
+func (r *spoolReader) Close() error {
+	r.once.Do(r.sp.release)
+	return nil
+}
