@@ -17,9 +17,33 @@ import (
 // certificate from the test CA that the PDS trusts.
 type webApp struct {
 	*env
-	base string // https://client.interop.internal:<port>
-	mu   sync.Mutex
-	hits map[string]int // path -> requests served
+	base    string // https://client.interop.internal:<port>
+	md      *oauthtransport.ClientMetadata
+	mu      sync.Mutex
+	hits    map[string]int // path -> requests served
+	serving *oauthtransport.Client
+}
+
+// serve makes the server publish c's metadata and JWKS (after a key
+// rotation, say).
+func (w *webApp) serve(c *oauthtransport.Client) {
+	w.mu.Lock()
+	w.serving = c
+	w.mu.Unlock()
+}
+
+// withKeys returns a new client instance of the app with other keys (same
+// metadata and stores).
+func (w *webApp) withKeys(t *testing.T, keys ...*oauthtransport.Key) *env {
+	t.Helper()
+	ks, err := oauthtransport.NewKeyset(keys...)
+	step(t, "NewKeyset", err)
+	e := w.sibling(t)
+	e.cfg.Keys = ks
+	c, err := oauthtransport.NewClient(e.cfg)
+	step(t, "NewClient with other keys", err)
+	e.client = c
+	return e
 }
 
 func (w *webApp) served(path string) int {
@@ -38,7 +62,7 @@ func newWebApp(t *testing.T, n *network, scope string) *webApp {
 	step(t, "listen for the client's https server", err)
 	port := l.Addr().(*net.TCPAddr).Port
 	w := &webApp{base: fmt.Sprintf("https://client.interop.internal:%d", port), hits: map[string]int{}}
-	key, err := oauthtransport.GenerateKey("e2e-key-1")
+	key, err := oauthtransport.GenerateKey("e2e-key-A")
 	step(t, "GenerateKey", err)
 	keys, err := oauthtransport.NewKeyset(key)
 	step(t, "NewKeyset", err)
@@ -56,17 +80,24 @@ func newWebApp(t *testing.T, n *network, scope string) *webApp {
 		TokenEndpointAuthSigningAlg: "ES256",
 		JWKSURI:                     w.base + "/jwks.json",
 	}
+	w.md = md
 	w.env = newClient(t, n, clientOpts{metadata: md, keys: keys})
+	w.serving = w.client
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /oauth-client-metadata.json", w.client.MetadataHandler())
-	mux.Handle("GET /jwks.json", w.client.JWKSHandler())
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			w.mu.Lock()
 			w.hits[r.URL.Path]++
+			c := w.serving
 			w.mu.Unlock()
-			mux.ServeHTTP(rw, r)
+			switch r.URL.Path {
+			case "/oauth-client-metadata.json":
+				c.MetadataHandler().ServeHTTP(rw, r)
+			case "/jwks.json":
+				c.JWKSHandler().ServeHTTP(rw, r)
+			default:
+				http.NotFound(rw, r)
+			}
 		}),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{n.ca.leaf}, MinVersion: tls.VersionTLS12},
 	}

@@ -902,6 +902,68 @@ func TestScenario7Scopes(t *testing.T) {
 	getSession(t, agent, n.Alice)
 }
 
+// Scenario 2, continued: client key rotation. A session is bound to the
+// key that signed its login: after the app puts a new key first and keeps
+// the old one, the session still refreshes with the old key; once the old
+// key is gone, Restore fails with ErrAuthMethodUnsatisfiable and the
+// session is deleted. New logins sign with the new key.
+func TestScenario2KeyRotation(t *testing.T) {
+	n := requireNetwork(t)
+	w := newWebApp(t, n, "")
+	keyA, _ := w.cfg.Keys.Key("e2e-key-A")
+	w.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
+
+	keyB, err := oauthtransport.GenerateKey("e2e-key-B")
+	step(t, "GenerateKey B", err)
+	rotated := w.withKeys(t, keyB, keyA)
+	w.serve(rotated.client) // the JWKS now holds B and A
+
+	s, err := rotated.client.Restore(ctx(t), n.Alice.DID)
+	step(t, "Restore after the rotation", err)
+	m := rotated.wire.mark()
+	step(t, "Refresh with the old key", s.Refresh(ctx(t)))
+	r := refreshes(rotated.wire.since(m))
+	if len(r) != 1 || r[0].Status != http.StatusOK || r[0].KID != "e2e-key-A" {
+		t.Errorf("refresh after rotation: %v (kid %q), want one 200 signed with e2e-key-A", r, func() string {
+			if len(r) > 0 {
+				return r[0].KID
+			}
+			return ""
+		}())
+	}
+	getSession(t, atp.NewAgent(atp.OAuth(s)), n.Alice)
+
+	// A new login signs with the new key. The PDS caches a client's JWKS
+	// for 10 minutes and does not fetch it again for a kid it has not seen
+	// ("no applicable key found in the JSON Web Key Set"), so this is only
+	// reported: an app must publish a new key well before it signs with it.
+	m = rotated.wire.mark()
+	u, err := rotated.client.Authorize(ctx(t), n.Alice.Handle, oauthtransport.AuthorizeOptions{})
+	for _, ex := range rotated.wire.since(m) {
+		if strings.HasSuffix(ex.URL.Path, "/oauth/par") && ex.Status/100 == 2 && ex.KID != "e2e-key-B" {
+			t.Errorf("PAR after the rotation signed with %q, want e2e-key-B", ex.KID)
+		}
+	}
+	if err != nil {
+		t.Logf("new login with the new key before the PDS's JWKS cache expired: %v", err)
+	} else {
+		to, err := approve(ctx(t), u, approval{Username: n.Alice.Handle, Password: n.Alice.Password})
+		step(t, "approve (new key)", err)
+		_, _, err = rotated.client.Callback(ctx(t), rotated.redirectParams(t, to))
+		t.Logf("new login with the new key: Callback error %v", err)
+	}
+
+	// The old key retired: sessions bound to it end.
+	retired := w.withKeys(t, keyB)
+	w.serve(retired.client)
+	if _, err := retired.client.Restore(ctx(t), n.Alice.DID); !errors.Is(err, oauthtransport.ErrAuthMethodUnsatisfiable) {
+		t.Errorf("Restore after the old key left the keyset: %v, want ErrAuthMethodUnsatisfiable", err)
+	}
+	if _, err := retired.client.Restore(ctx(t), n.Alice.DID); !errors.Is(err, oauthtransport.ErrSessionNotFound) {
+		t.Errorf("Restore again: %v, want ErrSessionNotFound (the session is deleted)", err)
+	}
+}
+
 // Scenario 8: AppView reads (getProfile, getTimeline, getAuthorFeed)
 // through the OAuth session: the Agent sends them to the PDS with an
 // atproto-proxy header naming the AppView, and the PDS proxies them.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,7 @@ type exchange struct {
 	Grant     string // grant_type of a token request
 	Refresh   string // hash of the refresh_token sent, if any
 	Assertion string // client_assertion_type of a token, PAR or revocation request
+	KID       string // the kid in the client assertion's header
 	Status    int
 	Challenge string // the WWW-Authenticate error code of a 401, if any
 	OAuthErr  string // the "error" of an authorization server's 4xx JSON answer
@@ -104,6 +106,18 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		form, _ := url.ParseQuery(string(body))
 		ex.Grant = form.Get("grant_type")
 		ex.Assertion = form.Get("client_assertion_type")
+		if a := form.Get("client_assertion"); a != "" {
+			if h, _, ok := strings.Cut(a, "."); ok {
+				if raw, err := base64.RawURLEncoding.DecodeString(h); err == nil {
+					var hdr struct {
+						KID string `json:"kid"`
+					}
+					if json.Unmarshal(raw, &hdr) == nil {
+						ex.KID = hdr.KID
+					}
+				}
+			}
+		}
 		if rt := form.Get("refresh_token"); rt != "" {
 			sum := sha256.Sum256([]byte(rt))
 			ex.Refresh = hex.EncodeToString(sum[:8])
