@@ -977,8 +977,12 @@ func TestScenario8AppView(t *testing.T) {
 	bsess, _ := eb.login(t, n.Bob, oauthtransport.AuthorizeOptions{})
 	bob := atp.NewAgent(atp.OAuth(bsess), opts...)
 	c := ctx(t)
-	bp, err := post(c, bob, "bob's post, for alice's timeline", nil)
-	step(t, "bob: Post", err)
+	up, err := bob.UploadBlob(c, bytes.NewReader(testPNG(8, 6)), "image/png")
+	step(t, "bob: UploadBlob", err)
+	bp, err := post(c, bob, "bob's post, for alice's timeline", &bsky.EmbedImages{Images: []*bsky.EmbedImagesImage{{
+		Image: up.Blob, Alt: "bob's picture", AspectRatio: &bsky.EmbedDefsAspectRatio{Width: 8, Height: 6},
+	}}})
+	step(t, "bob: Post with an image", err)
 
 	e := newClient(t, n, clientOpts{})
 	sess, _ := e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
@@ -1016,6 +1020,27 @@ func TestScenario8AppView(t *testing.T) {
 	}
 	if !inTimeline {
 		t.Errorf("bob's post %s never showed in alice's timeline", bp.URI)
+	} else {
+		// The AppView's view of the post decodes into the generated types:
+		// the record, and the image embed's view (CDN URLs, alt, ratio).
+		tl, err := agent.GetTimeline(c)
+		step(t, "GetTimeline", err)
+		for _, f := range tl.Feed {
+			if f.Post == nil || f.Post.URI != bp.URI {
+				continue
+			}
+			if rec, ok := f.Post.Record.(*bsky.FeedPost); !ok || rec.Text != "bob's post, for alice's timeline" {
+				t.Errorf("timeline post record: %#v", f.Post.Record)
+			}
+			iv, ok := f.Post.Embed.(*bsky.EmbedImagesView)
+			if !ok || len(iv.Images) != 1 || iv.Images[0].Alt != "bob's picture" || iv.Images[0].Thumb == "" ||
+				iv.Images[0].AspectRatio == nil || iv.Images[0].AspectRatio.Width != 8 {
+				t.Errorf("timeline post embed: %#v", f.Post.Embed)
+			}
+			if f.Post.Author == nil || f.Post.Author.DID != n.Bob.DID {
+				t.Errorf("timeline post author: %#v", f.Post.Author)
+			}
+		}
 	}
 	// Notifications: bob follows alice; alice sees it, then marks it seen.
 	_, err = bob.Follow(c, n.Alice.DID)
