@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -73,9 +72,8 @@ func runMain(m *testing.M) int {
 
 // setUp installs (when needed) and starts the network.
 func setUp() (*network, error) {
-	var out bytes.Buffer
 	t0 := time.Now()
-	did, err := install(io.MultiWriter(&out, prefixWriter{os.Stderr}))
+	did, err := install(prefixWriter{os.Stderr})
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
@@ -172,7 +170,7 @@ func requireAppView(t *testing.T) *network {
 	return nil
 }
 
-// ctx returns a context bounded by a minute and by the test.
+// ctx returns a context bounded by two minutes and by the test.
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
