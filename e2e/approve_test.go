@@ -40,6 +40,15 @@ type approval struct {
 	Deny     bool   // press "Deny access" (without signing in)
 	Scope    string // consent to this subset of the requested scope
 	Remember bool   // "remember me" (device session) instead of the ephemeral token
+	// Browser, when set, keeps the cookies across approvals, as one browser
+	// would (a remembered device session allows a later silent sign-in).
+	Browser *browserCookies
+}
+
+// browserCookies are one browser's cookies for the PDS.
+type browserCookies struct {
+	jar   map[string]string
+	order []string
 }
 
 // approve completes the person's part of an authorization and returns the
@@ -58,8 +67,14 @@ func approve(ctx context.Context, authURL string, a approval) (*url.URL, error) 
 			return http.ErrUseLastResponse
 		},
 	}
-	jar := map[string]string{}
-	var order []string
+	b := a.Browser
+	if b == nil {
+		b = &browserCookies{}
+	}
+	if b.jar == nil {
+		b.jar = map[string]string{}
+	}
+	jar := b.jar
 	absorb := func(resp *http.Response) {
 		for _, c := range resp.Cookies() {
 			if c.Value == "" || c.MaxAge < 0 {
@@ -67,14 +82,14 @@ func approve(ctx context.Context, authURL string, a approval) (*url.URL, error) 
 				continue
 			}
 			if _, ok := jar[c.Name]; !ok {
-				order = append(order, c.Name)
+				b.order = append(b.order, c.Name)
 			}
 			jar[c.Name] = c.Value
 		}
 	}
 	cookieHeader := func() string {
 		var parts []string
-		for _, k := range order {
+		for _, k := range b.order {
 			if v, ok := jar[k]; ok {
 				parts = append(parts, k+"="+v)
 			}

@@ -757,6 +757,32 @@ func TestScenario5DeniedAndSilent(t *testing.T) {
 		}
 	})
 
+	t.Run("silent-after-remembered-login", func(t *testing.T) {
+		// The same browser, after a login with "remember me": a silent
+		// sign-in (prompt=none) comes straight back with a code.
+		w := newWebApp(t, n, "")
+		browser := &browserCookies{}
+		u := w.authorize(t, n.Alice.Handle, oauthtransport.AuthorizeOptions{})
+		to, err := approve(ctx(t), u, approval{Username: n.Alice.Handle, Password: n.Alice.Password, Remember: true, Browser: browser})
+		step(t, "approve with remember me", err)
+		_, _, err = w.client.Callback(ctx(t), w.redirectParams(t, to))
+		step(t, "Callback", err)
+
+		u = w.authorize(t, n.Alice.Handle, oauthtransport.AuthorizeOptions{State: "silent-ok", Prompt: "none"})
+		to, err = approve(ctx(t), u, approval{Browser: browser})
+		step(t, "load the authorization URL (prompt=none) in the same browser", err)
+		q := w.redirectParams(t, to)
+		if q.Get("code") == "" {
+			t.Fatalf("silent sign-in redirect %s, want a code", to)
+		}
+		sess, state, err := w.client.Callback(ctx(t), q)
+		step(t, "Callback (silent)", err)
+		if state != "silent-ok" || sess.DID() != n.Alice.DID {
+			t.Errorf("silent sign-in: state %q did %s", state, sess.DID())
+		}
+		getSession(t, atp.NewAgent(atp.OAuth(sess)), n.Alice)
+	})
+
 	t.Run("silent-public-client", func(t *testing.T) {
 		// What a public (native) client gets for prompt=none: the server's
 		// refusal, as a typed error from Authorize.
