@@ -16,7 +16,6 @@
 //	CI                  set: a network that cannot be installed or started fails the tests
 //	ATP_E2E=0           skip the end-to-end tests
 //	ATP_E2E_LOG=1       copy the network's log to the test output
-//	ATP_E2E_KNOWN_BUGS=1 run the tests of known bugs in other packages (skipped otherwise)
 //
 // Everything listens on 127.0.0.1 and every request the tests make goes to
 // 127.0.0.1.

@@ -11,25 +11,14 @@ import (
 	"github.com/atpgo/atp/oauthtransport"
 )
 
-// Tests of behaviour that is wrong today, in other packages. Each skips
-// with "blocked by: ..." (so that make test stays green) unless
-// ATP_E2E_KNOWN_BUGS=1, which runs them to show the failure.
-
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("ATP_E2E_KNOWN_BUGS") == "" {
-		t.Skip("blocked by: " + why + " (ATP_E2E_KNOWN_BUGS=1 runs it)")
-	}
-}
-
 // A new process restores a session and uploads an image from a file: the
 // first request to the PDS carries no DPoP nonce (none is known yet), the
-// PDS answers 401 use_dpop_nonce, and the transport cannot resend a body
-// over 1 MiB without GetBody, so the upload fails. The same happens to any
-// large streamed upload whose cached nonce the server no longer accepts (it
-// rotates nonces every minute and accepts the neighbouring ones; the
-// client caches one for three). A bytes.Reader body (GetBody set) works.
-func TestKnownBugLargeStreamedUploadWithoutNonce(t *testing.T) {
+// PDS answers 401 use_dpop_nonce, and the transport must resend the body,
+// which has no GetBody and is over the 1 MiB it keeps in memory (it spools
+// it to a temporary file). The same happens to any large streamed upload
+// whose cached nonce the server no longer accepts. A bytes.Reader body
+// (GetBody set) is the control.
+func TestLargeStreamedUploadWithoutNonce(t *testing.T) {
 	n := requireNetwork(t)
 	e := newClient(t, n, clientOpts{})
 	e.login(t, n.Alice, oauthtransport.AuthorizeOptions{})
@@ -50,8 +39,6 @@ func TestKnownBugLargeStreamedUploadWithoutNonce(t *testing.T) {
 	})
 
 	t.Run("file", func(t *testing.T) {
-		knownBug(t, "oauthtransport.Transport.RoundTrip sends a body over 1 MiB without GetBody once (maxBufferedBody), "+
-			"so the PDS's 401 use_dpop_nonce on a session's first request (or after a nonce rotation) fails the upload")
 		e2 := e.sibling(t)
 		s, err := e2.client.Restore(ctx(t), n.Alice.DID)
 		step(t, "Restore in a new instance", err)
