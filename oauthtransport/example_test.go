@@ -93,7 +93,8 @@ func ExampleClient_Authorize() {
 		sess, next, err := client.Callback(r.Context(), r.URL.Query())
 		var ce *oauthtransport.CallbackError
 		if errors.As(err, &ce) && ce.Code == "login_required" {
-			// A silent sign-in (Prompt "none") needs the user: ask again.
+			// A silent sign-in (Prompt "none", which the reference server
+			// allows confidential clients only) needs the user: ask again.
 			http.Redirect(w, r, "/login?state="+ce.AppState, http.StatusFound)
 			return
 		}

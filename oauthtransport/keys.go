@@ -146,8 +146,12 @@ func (k *Key) PublicJWK() jose.JSONWebKey {
 
 // Keyset is an ordered set of client keys with distinct kids. The first key
 // signs new logins; the others stay usable for the sessions bound to them,
-// which is how keys are rotated: put the new key first and keep the old one
-// until its sessions have ended. The zero Keyset is empty (a public client).
+// which is how keys are rotated: publish the new key in second place first
+// and wait at least as long as authorization servers cache client JWKS (the
+// reference server: 10 minutes, and it does not re-fetch for an unknown kid,
+// so new logins signed with an unpublished key fail until then); then put it
+// first, and keep the old one until its sessions have ended. The zero Keyset
+// is empty (a public client).
 type Keyset struct {
 	keys []*Key
 }
