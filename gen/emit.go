@@ -349,22 +349,33 @@ func (fg *fileGen) refType(ref, defPath string) *typ {
 		return &typ{kind: kArray, path: path, name: name}
 	case lexicon.SchemaToken:
 		return &typ{kind: kString}
-	case lexicon.SchemaInteger:
-		return &typ{kind: kInt}
-	case lexicon.SchemaBoolean:
-		return &typ{kind: kBool}
-	case lexicon.SchemaBytes:
-		return &typ{kind: kBytes}
-	case lexicon.SchemaCIDLink:
-		return &typ{kind: kCID}
-	case lexicon.SchemaBlob:
-		return &typ{kind: kBlob}
-	case lexicon.SchemaUnknown:
-		return &typ{kind: kUnknown}
 	default:
+		if k, ok := scalarKind(n); ok {
+			return &typ{kind: k}
+		}
 		fg.fail(defPath, fmt.Errorf("reference %q names a %s", ref, kindName(n)))
 		return &typ{kind: kUnknown}
 	}
+}
+
+// scalarKind returns the kind of the schema types that map to one Go type
+// whatever their constraints.
+func scalarKind(node any) (tkind, bool) {
+	switch node.(type) {
+	case lexicon.SchemaInteger:
+		return kInt, true
+	case lexicon.SchemaBoolean:
+		return kBool, true
+	case lexicon.SchemaBytes:
+		return kBytes, true
+	case lexicon.SchemaCIDLink:
+		return kCID, true
+	case lexicon.SchemaBlob:
+		return kBlob, true
+	case lexicon.SchemaUnknown:
+		return kUnknown, true
+	}
+	return 0, false
 }
 
 // typeOf returns the Go type of an inline schema node, emitting the named
@@ -378,18 +389,10 @@ func (fg *fileGen) typeOf(node any, name, jsonPath, defPath string) *typ {
 			return &typ{kind: kString, path: fg.p.path, name: name}
 		}
 		return &typ{kind: kString}
-	case lexicon.SchemaInteger:
-		return &typ{kind: kInt}
-	case lexicon.SchemaBoolean:
-		return &typ{kind: kBool}
-	case lexicon.SchemaBytes:
-		return &typ{kind: kBytes}
-	case lexicon.SchemaCIDLink:
-		return &typ{kind: kCID}
-	case lexicon.SchemaBlob:
-		return &typ{kind: kBlob}
-	case lexicon.SchemaUnknown:
-		return &typ{kind: kUnknown}
+	case lexicon.SchemaInteger, lexicon.SchemaBoolean, lexicon.SchemaBytes,
+		lexicon.SchemaCIDLink, lexicon.SchemaBlob, lexicon.SchemaUnknown:
+		k, _ := scalarKind(n)
+		return &typ{kind: k}
 	case lexicon.SchemaRef:
 		return fg.refType(n.Ref, defPath)
 	case lexicon.SchemaUnion:
