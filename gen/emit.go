@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/format"
 	"go/token"
@@ -57,7 +58,6 @@ type typ struct {
 	path, name string // named type: objects, named strings, named arrays, unions
 	elem       *typ   // inline array element
 	closed     bool   // closed union: encoded through its check function
-	record     bool   // object type of a record
 }
 
 func (t *typ) named() bool { return t.name != "" }
@@ -194,23 +194,9 @@ func (g *generator) build(p *pkg, sc *Schema) (*jen.File, error) {
 		fg.f.Func().Id("init").Params().Block(fg.inits...)
 	}
 	if len(fg.errs) > 0 {
-		return nil, joinErrs(fg.errs)
+		return nil, errors.Join(fg.errs...)
 	}
 	return fg.f, nil
-}
-
-func joinErrs(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	var b strings.Builder
-	for i, e := range errs {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		b.WriteString(e.Error())
-	}
-	return fmt.Errorf("%s", b.String())
 }
 
 func render(f *jen.File) ([]byte, error) {
@@ -342,7 +328,7 @@ func (fg *fileGen) refType(ref, defPath string) *typ {
 	case lexicon.SchemaObject:
 		return &typ{kind: kObject, path: path, name: name}
 	case lexicon.SchemaRecord:
-		return &typ{kind: kObject, path: path, name: name, record: true}
+		return &typ{kind: kObject, path: path, name: name}
 	case lexicon.SchemaString:
 		return &typ{kind: kString, path: path, name: name}
 	case lexicon.SchemaArray:

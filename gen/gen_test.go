@@ -383,6 +383,10 @@ func TestNameCollisionIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "FeedDefsPostView") {
 		t.Fatalf("want a collision error naming FeedDefsPostView, got %v", err)
 	}
+	var se *gen.SchemaError
+	if !errors.As(err, &se) || se.File == "" {
+		t.Fatalf("collision error %v is not a *gen.SchemaError naming the file", err)
+	}
 }
 
 func TestKnownValueNames(t *testing.T) {
